@@ -1,0 +1,36 @@
+# The README's commands. Everything installs into .venv from pyproject.toml (the one list of pins).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+
+.PHONY: install demo test lab bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name workbench --display-name "Workbench (Python 3.11)"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## set up, then generate, ingest and report on the demo data under data/
+	$(BIN)/workbench demo
+
+test: $(STAMP)  ## the whole test suite (PostgreSQL tests skip without a server, fail under CI=true)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)  ## JupyterLab with the workbench kernel
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .prefect .pytest_cache .hypothesis

@@ -1,0 +1,121 @@
+"""Ingest: bad rows kept with reasons, idempotent re-ingest, every source format."""
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from workbench.errors import InvalidInputError
+
+
+def _raw() -> pd.DataFrame:
+    return pd.DataFrame({
+        "user_id": ["u1", "u2", None, "u4", "u5", "u6", "u7", "u8", ""],
+        "event": ["view", "view", "view", None, "view", "view", "purchase", "view", "view"],
+        "ts": ["2026-01-01T10:00:00Z", "2026-01-01 11:00", "2026-01-01", "2026-01-01", "not a time",
+               "2099-01-01", "2026-01-02T09:30:00+02:00", "2026-01-03", "2026-01-03"],
+        "revenue": [None, None, None, None, None, None, "12.5", "ten", None],
+        "properties": ['{"country": "FR"}', None, None, None, None, None, None, "[1, 2]", None],
+    })
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_counted(ws):
+    acme = ws.brand("acme")
+    report = acme.ingest(_raw())
+    assert (report.accepted, report.duplicates, report.rejected) == (3, 0, 6)
+    bad = pd.read_csv(report.quarantine_path)
+    assert len(bad) == 6
+    reasons = dict(zip(bad["user_id"].fillna("<missing>"), bad["reason"]))
+    assert reasons["<missing>"] in ("missing user_id",)
+    assert reasons["u4"] == "missing event"
+    assert reasons["u5"] == "unparseable ts"
+    assert reasons["u6"] == "ts is in the future"
+    assert reasons["u8"] == "revenue is not a finite number; properties is not a JSON object"
+    # the original text is kept as it was
+    assert bad.loc[bad["user_id"] == "u8", "revenue"].item() == "ten"
+    stored = acme.events().df().sort_values("user_id")
+    assert stored["user_id"].tolist() == ["u1", "u2", "u7"]
+    # timestamps are normalised to UTC
+    assert stored.loc[stored.user_id == "u7", "ts"].item() == pd.Timestamp("2026-01-02T07:30:00Z")
+    assert stored.loc[stored.user_id == "u7", "revenue"].item() == 12.5
+    assert json.loads(stored.loc[stored.user_id == "u1", "properties"].item()) == {"country": "FR"}
+
+
+def test_reingesting_the_same_rows_adds_nothing(ws, tmp_path):
+    acme = ws.brand("acme")
+    path = tmp_path / "events.csv"
+    _raw().to_csv(path, index=False)
+    first = acme.ingest(path)
+    second = acme.ingest(path)
+    assert first.accepted == 3
+    assert (second.accepted, second.duplicates, second.rejected) == (0, 3, 6)
+    assert acme.events().count("*").fetchall()[0][0] == 3
+
+
+def test_explicit_event_ids_deduplicate_within_and_across_sources(ws):
+    acme = ws.brand("acme")
+    rows = pd.DataFrame({"event_id": ["a", "b", "a"], "user_id": ["u", "u", "v"], "event": ["x"] * 3,
+                         "ts": ["2026-01-01"] * 3})
+    r1 = acme.ingest(rows)
+    assert (r1.accepted, r1.duplicates) == (2, 1)
+    r2 = acme.ingest(rows.assign(user_id="w"))
+    assert (r2.accepted, r2.duplicates) == (0, 3)
+    stored = acme.events().df()
+    assert sorted(stored["event_id"]) == ["a", "b"]
+    assert stored.set_index("event_id").loc["a", "user_id"] == "u"  # first occurrence wins
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "arrow"])
+def test_every_source_format(ws, tmp_path, fmt):
+    frame = pd.DataFrame({"user_id": ["1", "2"], "event": ["view", "purchase"],
+                          "ts": ["2026-02-01T00:00:00Z", "2026-02-01T00:05:00Z"], "revenue": [None, 9.99],
+                          "country": ["FR", "DE"]})
+    source = frame
+    if fmt == "csv":
+        source = tmp_path / "e.csv"
+        frame.to_csv(source, index=False)
+    elif fmt == "parquet":
+        source = tmp_path / "e.parquet"
+        frame.to_parquet(source)
+    elif fmt == "jsonl":
+        source = tmp_path / "e.jsonl"
+        frame.to_json(source, orient="records", lines=True)
+    elif fmt == "arrow":
+        source = pa.Table.from_pandas(frame)
+    report = ws.brand("acme").ingest(source)
+    assert (report.accepted, report.rejected) == (2, 0)
+    stored = ws.brand("acme").events().df().sort_values("user_id")
+    # extra columns are folded into properties
+    assert [json.loads(p)["country"] for p in stored["properties"]] == ["FR", "DE"]
+    assert stored["revenue"].iloc[1] == pytest.approx(9.99)
+
+
+def test_rows_of_another_brand_are_rejected_not_reassigned(ws):
+    rows = pd.DataFrame({"brand": ["acme", "globex"], "user_id": ["u", "v"], "event": ["x", "x"],
+                         "ts": ["2026-01-01", "2026-01-01"]})
+    report = ws.brand("acme").ingest(rows)
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert "does not match" in pd.read_csv(report.quarantine_path)["reason"].item()
+    assert ws.brand("globex").events().df().empty
+
+
+def test_unusable_sources_raise_typed_errors(ws, tmp_path):
+    acme = ws.brand("acme")
+    with pytest.raises(InvalidInputError, match="lacks required column"):
+        acme.ingest(pd.DataFrame({"user_id": ["u"], "ts": ["2026-01-01"]}))
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        acme.ingest(tmp_path / "missing.csv")
+    with pytest.raises(InvalidInputError, match="cannot tell the format"):
+        (tmp_path / "e.xlsx").write_text("x")
+        acme.ingest(tmp_path / "e.xlsx")
+    with pytest.raises(InvalidInputError, match="invalid brand name"):
+        ws.brand("../etc")
+
+
+def test_ingest_is_recorded(ws):
+    from workbench.storage.models import IngestRecord
+    ws.brand("acme").ingest(_raw())
+    with ws.db.session() as s:
+        rec = s.query(IngestRecord).one()
+        assert (rec.accepted, rec.rejected) == (3, 6)
+        assert rec.quarantine_path.endswith(".csv")

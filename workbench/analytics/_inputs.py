@@ -1,0 +1,112 @@
+"""Turn any accepted ``events`` value into a DuckDB relation with standard columns.
+
+Analytics accept a pandas DataFrame, a pyarrow Table, a DuckDB relation or a
+Parquet path/glob. They compute with an in-memory DuckDB engine and return
+pandas frames; they never write anywhere.
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import InvalidInputError, MissingColumnsError
+
+__all__ = ["as_relation", "parse_window", "quote", "literal"]
+
+_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def quote(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def parse_window(window) -> timedelta:
+    """A positive ``timedelta`` from a timedelta or a string such as ``"7d"``, ``"36h"``, ``"90m"``."""
+    if isinstance(window, str):
+        m = _WINDOW_RE.match(window)
+        if not m:
+            raise InvalidInputError(
+                f"window {window!r} is not understood: use a timedelta or a string like '7d', '36h', '90m', '2w'")
+        window = timedelta(**{_UNITS[m.group(2).lower()]: float(m.group(1))})
+    elif isinstance(window, pd.Timedelta):
+        window = window.to_pytimedelta()
+    if not isinstance(window, timedelta):
+        raise InvalidInputError(f"window must be a timedelta or a string like '7d', not {type(window).__name__}")
+    if window <= timedelta(0):
+        raise InvalidInputError(f"window must be positive, got {window}")
+    return window
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def as_relation(events, *, required: dict[str, str], optional: dict[str, str] | None = None,
+                con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyRelation:
+    """Select and rename the columns an analysis needs.
+
+    Parameters
+    ----------
+    events : DataFrame | pyarrow.Table | DuckDBPyRelation | str | Path
+        The event log (a string or Path is read as Parquet; globs allowed).
+    required : dict
+        ``{standard_name: column_in_events}``; a missing one raises MissingColumnsError.
+    optional : dict
+        Same, but absent columns become NULL.
+
+    Returns
+    -------
+    DuckDBPyRelation
+        Columns: the standard names. ``ts`` is cast to TIMESTAMP (UTC, naive).
+    """
+    if isinstance(events, duckdb.DuckDBPyRelation):
+        rel = events
+    else:
+        con = con or _connect()
+        if isinstance(events, pd.DataFrame):
+            rel = con.from_df(events)
+        elif isinstance(events, pa.Table):
+            rel = con.from_arrow(events)
+        elif isinstance(events, (str, Path)):
+            try:
+                rel = con.read_parquet(str(events), union_by_name=True)
+            except duckdb.Error as exc:
+                raise InvalidInputError(f"cannot read Parquet events at {events}: {exc}") from exc
+        else:
+            raise InvalidInputError(
+                f"events must be a DataFrame, pyarrow Table, DuckDB relation or Parquet path, "
+                f"not {type(events).__name__}")
+    columns = list(rel.columns)
+    missing = [src for src in required.values() if src not in columns]
+    if missing:
+        raise MissingColumnsError(missing, columns)
+    types = dict(zip(columns, (str(t).upper() for t in rel.types)))
+    exprs = []
+    for std, src in required.items():
+        if std == "ts":
+            # timezone('UTC', TIMESTAMPTZ) is independent of the connection's TimeZone setting.
+            if types[src] in ("VARCHAR", "TIMESTAMP WITH TIME ZONE"):
+                exprs.append(f"timezone('UTC', CAST({quote(src)} AS TIMESTAMPTZ)) AS ts")
+            else:
+                exprs.append(f"CAST({quote(src)} AS TIMESTAMP) AS ts")
+        elif std in ("user_id", "event"):
+            exprs.append(f"CAST({quote(src)} AS VARCHAR) AS {quote(std)}")
+        else:
+            exprs.append(f"{quote(src)} AS {quote(std)}")
+    for std, src in (optional or {}).items():
+        exprs.append(f"{quote(src)} AS {quote(std)}" if src in columns else f"NULL AS {quote(std)}")
+    return rel.project(", ".join(exprs))

@@ -1,0 +1,112 @@
+"""Retention cohorts.
+
+A user's cohort is the calendar period (UTC; weeks start on Monday) of their first
+``start_event`` (any event when None). Period 0 holds the whole cohort. For
+k >= 1 a user is retained when they have a ``return_event`` (any event when None)
+in period cohort+k (``mode="on"``) or in any period >= cohort+k
+(``mode="on_or_after"``). A period is ``complete`` when it ended at or before the
+last event in the data; rates of incomplete periods are still growing.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..errors import InvalidInputError
+from ._inputs import as_relation, literal
+
+__all__ = ["retention", "PERIODS", "MODES"]
+
+PERIODS = ("day", "week", "month")
+MODES = ("on", "on_or_after")
+
+
+def _period_index(period: str, col: str) -> str:
+    """SQL: the integer index of the calendar period containing ``col``."""
+    if period == "day":
+        return f"(epoch_us(date_trunc('day', {col})) // 86400000000)"
+    if period == "week":
+        # 1970-01-05 was a Monday: count whole weeks from there.
+        return f"((epoch_us(date_trunc('week', {col})) - 345600000000) // 604800000000)"
+    return f"(year({col}) * 12 + month({col}) - 1)"
+
+
+def _period_start(period: str, idx: str) -> str:
+    if period == "day":
+        return f"make_timestamp(({idx}) * 86400000000)"
+    if period == "week":
+        return f"make_timestamp(({idx}) * 604800000000 + 345600000000)"
+    return f"make_timestamp(CAST(({idx}) // 12 AS BIGINT), CAST(({idx}) % 12 + 1 AS BIGINT), 1, 0, 0, 0)"
+
+
+def retention_sql(period: str, periods: int, start_event: str | None, return_event: str | None,
+                  mode: str, value_col: str | None = None) -> str:
+    start_filter = f"WHERE event = {literal(start_event)}" if start_event else ""
+    return_filter = f"AND e.event = {literal(return_event)}" if return_event else ""
+    pi = _period_index(period, "e.ts")
+    agg = "max(e.k)" if mode == "on_or_after" else "list(DISTINCT e.k)"
+    return f"""
+    WITH e0 AS (SELECT user_id, event, ts FROM ev WHERE user_id IS NOT NULL AND ts IS NOT NULL),
+    last AS (SELECT max(ts) AS max_ts FROM e0),
+    firsts AS (SELECT user_id, min(ts) AS first_ts FROM e0 {start_filter} GROUP BY user_id),
+    coh AS (SELECT user_id, {_period_index(period, 'first_ts')} AS c FROM firsts),
+    act AS (
+        SELECT coh.user_id, coh.c, {pi} - coh.c AS k
+        FROM e0 e JOIN coh USING (user_id)
+        WHERE {pi} - coh.c >= 1 {return_filter}
+    ),
+    hits AS (
+        SELECT c, k, count(DISTINCT user_id) AS users FROM (
+            {"SELECT user_id, c, max(k) AS mk FROM act GROUP BY user_id, c" if mode == "on_or_after"
+             else "SELECT DISTINCT user_id, c, k FROM act WHERE k <= " + str(periods)}
+        ) {", range(1, " + str(periods) + " + 1) r(k) WHERE mk >= r.k GROUP BY c, r.k" if mode == "on_or_after"
+           else " GROUP BY c, k"}
+    ),
+    sizes AS (SELECT c, count(*) AS cohort_size FROM coh GROUP BY c),
+    grid AS (SELECT s.c, s.cohort_size, g.k FROM sizes s, range(0, {periods} + 1) g(k))
+    SELECT {_period_start(period, 'grid.c')} AS cohort, grid.k AS period, grid.cohort_size,
+           CASE WHEN grid.k = 0 THEN grid.cohort_size ELSE coalesce(h.users, 0) END AS users,
+           {_period_start(period, 'grid.c + grid.k + 1')} <= (SELECT max_ts FROM last) AS complete
+    FROM grid LEFT JOIN hits h ON h.c = grid.c AND h.k = grid.k
+    ORDER BY cohort, period
+    """
+
+
+def retention(events, *, period: str = "week", periods: int = 12, start_event: str | None = None,
+              return_event: str | None = None, mode: str = "on", user_col: str = "user_id",
+              event_col: str = "event", ts_col: str = "ts") -> pd.DataFrame:
+    """Cohort retention in long format.
+
+    Parameters
+    ----------
+    events : DataFrame | pyarrow.Table | DuckDBPyRelation | str
+        Event log (a string is read as a Parquet path/glob).
+    period : {"day", "week", "month"}
+        Calendar period of cohorts and returns (UTC; weeks start on Monday).
+    periods : int
+        Number of periods after the cohort's own to report (k = 0..periods).
+    start_event, return_event : str, optional
+        Event defining cohort entry / a return; any event when None.
+    mode : {"on", "on_or_after"}
+        Retained in exactly period k, or in period k or any later one.
+
+    Returns
+    -------
+    DataFrame
+        ``cohort`` (period start, UTC, tz-naive), ``period`` (0..periods),
+        ``cohort_size``, ``users``, ``rate`` (users / cohort_size) and ``complete``
+        (False while period cohort+k has not fully elapsed before the last event).
+    """
+    if period not in PERIODS:
+        raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
+        raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
+    rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col})
+    out = rel.query("ev", retention_sql(period, periods, start_event, return_event, mode)).df()
+    out["cohort"] = pd.to_datetime(out["cohort"])
+    for col in ("period", "cohort_size", "users"):
+        out[col] = out[col].astype("int64")
+    out["rate"] = out["users"] / out["cohort_size"]
+    out["complete"] = out["complete"].astype(bool)
+    return out[["cohort", "period", "cohort_size", "users", "rate", "complete"]]

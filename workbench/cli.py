@@ -1,0 +1,120 @@
+"""The ``workbench`` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import WorkbenchError
+
+log = logging.getLogger("workbench.cli")
+
+
+def _open(args):
+    from .workspace import open_workspace
+    return open_workspace(args.home)
+
+
+def _progress_bar(total: int | None, desc: str):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="rows", unit_scale=True, desc=desc, disable=None, file=sys.stderr)
+
+
+def cmd_ingest(args) -> int:
+    from .events.sources import count_rows
+    ws = _open(args)
+    scope = ws.brand(args.brand)
+    with _progress_bar(count_rows(args.path), f"ingest {args.brand}") as bar:
+        report = scope.ingest(args.path, progress=bar.update)
+    print(f"{args.brand}: {report.accepted} accepted, {report.duplicates} duplicates, {report.rejected} rejected")
+    if report.quarantine_path:
+        print(f"rejected rows (with reasons): {report.quarantine_path}")
+        for why, n in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
+            print(f"  {n:>8}  {why}")
+    ws.close()
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .datasets import FUNNEL_STEPS, generate_events
+    ws = _open(args)
+    demo = generate_events(brands=args.brands, users=args.users, days=args.days, seed=args.seed)
+    print(f"generated {len(demo.events):,} demo events for {args.brands} brand(s)")
+    pd.set_option("display.width", 160)
+    for brand, frame in demo.events.groupby("brand", sort=True):
+        scope = ws.brand(brand)
+        report = scope.ingest(frame)
+        print(f"\n== {brand}: {report.accepted:,} accepted, {report.duplicates:,} duplicates, "
+              f"{report.rejected:,} rejected")
+        print("\nFunnel (7-day window):")
+        print(scope.funnel(FUNNEL_STEPS, "7d").to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+        ret = scope.retention(period="week", periods=4)
+        print("\nWeekly retention (rate by weeks since first visit; first 6 cohorts):")
+        table = ret.pivot(index="cohort", columns="period", values="rate").head(6)
+        print(table.to_string(float_format=lambda v: f"{v:.1%}"))
+    print(f"\nevents stored under {ws.store.root}; application database {ws.db.engine.url}")
+    ws.close()
+    return 0
+
+
+def cmd_db(args) -> int:
+    from .config import get_settings
+    from .storage import Database
+    db = Database(get_settings(home=args.home).resolved_database_url)
+    if args.action == "upgrade":
+        db.upgrade()
+    print(f"revision: {db.current_revision()} (head: {db.head_revision()})")
+    return 0
+
+
+def cmd_brands(args) -> int:
+    ws = _open(args)
+    for name in ws.brands():
+        print(name)
+    ws.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Product analytics and AI generation workbench")
+    parser.add_argument("--home", type=Path, default=None, help="data folder (default: $WORKBENCH_HOME or ./data)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="validate and append events from a CSV, Parquet or JSON-lines file")
+    p.add_argument("path", type=Path)
+    p.add_argument("--brand", required=True)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("demo", help="generate seeded demo events, ingest them and summarise them")
+    p.add_argument("--brands", type=int, default=3)
+    p.add_argument("--users", type=int, default=5000)
+    p.add_argument("--days", type=int, default=120)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("db", help="application database migrations")
+    p.add_argument("action", choices=["upgrade", "current"])
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("brands", help="list brands")
+    p.set_defaults(func=cmd_brands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""One error hierarchy. Every error says what was wrong and what to do."""
+from __future__ import annotations
+
+__all__ = [
+    "WorkbenchError",
+    "InvalidInputError",
+    "MissingColumnsError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "PermissionDeniedError",
+    "InsufficientDataError",
+    "BudgetExceededError",
+    "QuotaExceededError",
+    "ProviderError",
+    "TransientProviderError",
+    "PermanentProviderError",
+    "StorageError",
+]
+
+
+class WorkbenchError(Exception):
+    """Base class of every error the workbench raises on purpose."""
+
+
+class InvalidInputError(WorkbenchError, ValueError):
+    """An argument or a record is not acceptable; the message names it."""
+
+
+class MissingColumnsError(InvalidInputError):
+    """An events table lacks columns an analysis needs."""
+
+    def __init__(self, missing: list[str], available: list[str]):
+        self.missing = list(missing)
+        self.available = list(available)
+        super().__init__(
+            f"events are missing column(s) {', '.join(map(repr, missing))}; "
+            f"available columns: {', '.join(available) or '(none)'}. "
+            "Rename them or pass the column names by keyword (user_col=..., event_col=..., ts_col=...)."
+        )
+
+
+class NotFoundError(WorkbenchError, LookupError):
+    """A named resource does not exist (or is not visible to this brand)."""
+
+
+class AlreadyExistsError(WorkbenchError):
+    """A resource with that name already exists."""
+
+
+class PermissionDeniedError(WorkbenchError, PermissionError):
+    """The acting user lacks the permission an action needs."""
+
+
+class InsufficientDataError(InvalidInputError):
+    """Too little (or degenerate) data for the requested computation."""
+
+
+class BudgetExceededError(WorkbenchError):
+    """Accepting the request would overspend the brand's monthly budget."""
+
+
+class QuotaExceededError(WorkbenchError):
+    """Accepting the request would exceed the brand's monthly generation quota."""
+
+
+class ProviderError(WorkbenchError):
+    """A generation provider failed."""
+
+
+class TransientProviderError(ProviderError):
+    """A failure worth retrying (rate limit, 5xx, timeout)."""
+
+
+class PermanentProviderError(ProviderError):
+    """A failure that retrying cannot fix (bad request, content rejected)."""
+
+
+class StorageError(WorkbenchError):
+    """The application database or the event store cannot be used as configured."""

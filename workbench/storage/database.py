@@ -1,0 +1,131 @@
+"""Engine, sessions and migrations of the application database.
+
+The only module that creates SQLAlchemy engines. SQLite (embedded default) gets
+WAL mode, foreign keys and a busy timeout, so that a notebook and a flow can use
+the same file at once.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import StorageError
+
+__all__ = ["Database", "MIGRATIONS_PATH"]
+
+log = logging.getLogger(__name__)
+MIGRATIONS_PATH = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # pysqlite's own transaction handling is switched off: SQLAlchemy's "begin"
+    # event issues BEGIN (or BEGIN IMMEDIATE) itself.
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class Database:
+    """An application database: an engine, a session factory and its migrations.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL, e.g. ``sqlite:///data/workbench.db`` or
+        ``postgresql+psycopg://user@host/db``.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            sa_url = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise StorageError(f"WORKBENCH_DATABASE_URL is not a database URL: {url!r}") from exc
+        self.is_sqlite = sa_url.get_backend_name() == "sqlite"
+        if self.is_sqlite and sa_url.database not in (None, "", ":memory:"):
+            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict = {"future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = sa.create_engine(sa_url, **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            # Let "BEGIN IMMEDIATE" (see `transaction(write=True)`) be issued by us, not pysqlite.
+            sa.event.listen(self.engine, "begin", self._sqlite_begin)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def _sqlite_begin(conn) -> None:
+        mode = conn.info.pop("begin_mode", "BEGIN")
+        conn.exec_driver_sql(mode)
+
+    # -- migrations -------------------------------------------------------------
+    def _alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_PATH))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate the schema to ``revision`` (default: the newest)."""
+        cfg = self._alembic_config()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        cfg = self._alembic_config()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    # -- sessions ---------------------------------------------------------------
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction, committed on success, rolled back on error.
+
+        ``write=True`` takes SQLite's write lock at the start (``BEGIN IMMEDIATE``),
+        so that read-check-write sequences (budgets, claims) are atomic across
+        processes; on PostgreSQL callers use row locks (``with_for_update``).
+        """
+        conn = None
+        if self.is_sqlite and write:
+            conn = self.engine.connect()
+            conn.info["begin_mode"] = "BEGIN IMMEDIATE"
+            session = Session(bind=conn, expire_on_commit=False)
+        else:
+            session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+            if conn is not None:
+                conn.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

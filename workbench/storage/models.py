@@ -1,0 +1,317 @@
+"""SQLAlchemy models for every entity of the application database.
+
+Every row that belongs to a brand carries ``brand_id``; repositories always filter
+on it, so that nothing crosses brands. Enumerations are stored as short strings
+(``native_enum=False``) so that SQLite and PostgreSQL share one schema.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "Base", "Brand", "User", "FunnelDefinition", "CohortDefinition", "SegmentDefinition",
+    "AnalysisResult", "Prediction", "GenerationType", "GenerationStatus", "Generation",
+    "Collection", "CollectionItem", "Budget", "BudgetUsage", "Permission", "ResourceType",
+    "Share", "PublicLink", "Comment", "ReportStatus", "Report", "IngestRecord",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: sa.DateTime(timezone=True), dict: sa.JSON, list: sa.JSON}
+
+
+def _enum(cls: type[enum.Enum]) -> sa.Enum:
+    return sa.Enum(cls, native_enum=False, length=16, validate_strings=True,
+                   values_callable=lambda e: [m.value for m in e])
+
+
+def _brand_fk() -> Mapped[int]:
+    return mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person using the workbench for one brand (author, sharee, commenter)."""
+    __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    name: Mapped[str] = mapped_column(sa.String(128))
+    email: Mapped[str | None] = mapped_column(sa.String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class _Definition:
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SegmentDefinition(_Definition, Base):
+    """A saved, named filter of users: property and behavioural conditions."""
+    __tablename__ = "segments"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
+    brand_id: Mapped[int] = _brand_fk()
+    conditions: Mapped[list] = mapped_column(default=list)
+    match: Mapped[str] = mapped_column(sa.String(8), default="all")
+
+
+class FunnelDefinition(_Definition, Base):
+    __tablename__ = "funnels"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
+    brand_id: Mapped[int] = _brand_fk()
+    steps: Mapped[list] = mapped_column()
+    window_seconds: Mapped[int] = mapped_column()
+    breakdown: Mapped[str | None] = mapped_column(sa.String(128))
+    segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segments.id", ondelete="SET NULL"))
+
+
+class CohortDefinition(_Definition, Base):
+    __tablename__ = "cohorts"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
+    brand_id: Mapped[int] = _brand_fk()
+    period: Mapped[str] = mapped_column(sa.String(8), default="week")
+    periods: Mapped[int] = mapped_column(default=12)
+    start_event: Mapped[str | None] = mapped_column(sa.String(128))
+    return_event: Mapped[str | None] = mapped_column(sa.String(128))
+    mode: Mapped[str] = mapped_column(sa.String(16), default="on")
+    segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segments.id", ondelete="SET NULL"))
+
+
+class AnalysisResult(Base):
+    """A stored calculation of a saved funnel, cohort or segment."""
+    __tablename__ = "analysis_results"
+    __table_args__ = (sa.Index("ix_results_lookup", "brand_id", "kind", "definition_id", "calculated_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # funnel | cohort | segment | anomaly
+    definition_id: Mapped[int | None] = mapped_column()
+    parameters: Mapped[dict] = mapped_column(default=dict)
+    result: Mapped[list] = mapped_column(default=list)  # records of the result frame
+    calculated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Prediction(Base):
+    """A stored forecast: settings, forecast rows and backtest scores."""
+    __tablename__ = "predictions"
+    __table_args__ = (sa.Index("ix_predictions_lookup", "brand_id", "metric", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(sa.String(64))
+    segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segments.id", ondelete="SET NULL"))
+    horizon: Mapped[int] = mapped_column()
+    settings: Mapped[dict] = mapped_column(default=dict)
+    forecast: Mapped[list] = mapped_column(default=list)
+    scores: Mapped[dict] = mapped_column(default=dict)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GenerationType(str, enum.Enum):
+    IMAGE_2D = "IMAGE_2D"
+    MODEL_3D = "MODEL_3D"
+    ANIMATION = "ANIMATION"
+    TEMPLATE = "TEMPLATE"
+
+
+class GenerationStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class Generation(Base):
+    """One AI generation; versions link to their parent and share a root."""
+    __tablename__ = "generations"
+    __table_args__ = (
+        sa.Index("ix_generations_brand_status", "brand_id", "status"),
+        sa.Index("ix_generations_claim", "status", "lease_until"),
+        sa.Index("ix_generations_root", "root_id", "version"),
+        sa.Index("ix_generations_brand_created", "brand_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    type: Mapped[GenerationType] = mapped_column(_enum(GenerationType))
+    prompt: Mapped[str] = mapped_column(sa.Text)
+    parameters: Mapped[dict] = mapped_column(default=dict)
+    provider: Mapped[str] = mapped_column(sa.String(64))
+    model: Mapped[str] = mapped_column(sa.String(128))
+    status: Mapped[GenerationStatus] = mapped_column(_enum(GenerationStatus), default=GenerationStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    reserved_cost: Mapped[float] = mapped_column(default=0.0)
+    cost: Mapped[float | None] = mapped_column()
+    credits: Mapped[float | None] = mapped_column()
+    duration_seconds: Mapped[float | None] = mapped_column()
+    artifact_uri: Mapped[str | None] = mapped_column(sa.Text)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("generations.id", ondelete="SET NULL"))
+    root_id: Mapped[int | None] = mapped_column()
+    version: Mapped[int] = mapped_column(default=1)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(128))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    name: Mapped[str] = mapped_column(sa.String(128))
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    items: Mapped[list["CollectionItem"]] = relationship(cascade="all, delete-orphan")
+
+
+class CollectionItem(Base):
+    __tablename__ = "collection_items"
+    collection_id: Mapped[int] = mapped_column(sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True)
+    generation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Budget(Base):
+    """A brand's monthly limits. ``None`` means unlimited."""
+    __tablename__ = "budgets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"), unique=True)
+    monthly_cost_limit: Mapped[float | None] = mapped_column()
+    monthly_generation_quota: Mapped[int | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BudgetUsage(Base):
+    """Reserved and settled spend of one brand in one month (``YYYY-MM``)."""
+    __tablename__ = "budget_usage"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(sa.String(7))
+    reserved_cost: Mapped[float] = mapped_column(default=0.0)
+    spent_cost: Mapped[float] = mapped_column(default=0.0)
+    reserved_count: Mapped[int] = mapped_column(default=0)
+    used_count: Mapped[int] = mapped_column(default=0)
+
+
+class Permission(str, enum.Enum):
+    VIEW = "VIEW"
+    COMMENT = "COMMENT"
+    EDIT = "EDIT"
+    ADMIN = "ADMIN"
+
+
+class ResourceType(str, enum.Enum):
+    REPORT = "report"
+    FUNNEL = "funnel"
+    COHORT = "cohort"
+    SEGMENT = "segment"
+    PREDICTION = "prediction"
+    GENERATION = "generation"
+    COLLECTION = "collection"
+
+
+class Share(Base):
+    __tablename__ = "shares"
+    __table_args__ = (
+        sa.UniqueConstraint("resource_type", "resource_id", "user_id"),
+        sa.Index("ix_shares_resource", "brand_id", "resource_type", "resource_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    resource_type: Mapped[ResourceType] = mapped_column(_enum(ResourceType))
+    resource_id: Mapped[int] = mapped_column()
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    permission: Mapped[Permission] = mapped_column(_enum(Permission))
+    expires_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PublicLink(Base):
+    """A read-only public link; only the SHA-256 of its token is stored."""
+    __tablename__ = "public_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    resource_type: Mapped[ResourceType] = mapped_column(_enum(ResourceType))
+    resource_id: Mapped[int] = mapped_column()
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (sa.Index("ix_comments_resource", "brand_id", "resource_type", "resource_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    resource_type: Mapped[ResourceType] = mapped_column(_enum(ResourceType))
+    resource_id: Mapped[int] = mapped_column()
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReportStatus(str, enum.Enum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class Report(Base):
+    """A rendered (or failed) report notebook run."""
+    __tablename__ = "reports"
+    __table_args__ = (sa.Index("ix_reports_lookup", "brand_id", "name", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(64))
+    parameters: Mapped[dict] = mapped_column(default=dict)
+    status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus), default=ReportStatus.RUNNING)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    html_path: Mapped[str | None] = mapped_column(sa.Text)
+    notebook_path: Mapped[str | None] = mapped_column(sa.Text)
+    duration_seconds: Mapped[float | None] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class IngestRecord(Base):
+    """What one ingest call accepted, skipped and quarantined."""
+    __tablename__ = "ingests"
+    __table_args__ = (sa.Index("ix_ingests_brand", "brand_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(sa.Text)
+    accepted: Mapped[int] = mapped_column()
+    duplicates: Mapped[int] = mapped_column()
+    rejected: Mapped[int] = mapped_column()
+    quarantine_path: Mapped[str | None] = mapped_column(sa.Text)
+    data_file: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

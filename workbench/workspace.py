@@ -1,0 +1,120 @@
+"""Workspace and BrandScope: the analyst-facing facade over storage, events and analytics.
+
+>>> import workbench as wb
+>>> ws = wb.open()                 # embedded default: everything under ./data
+>>> acme = ws.brand("acme")        # every read and write below is limited to "acme"
+>>> acme.ingest("events.csv")
+>>> acme.funnel(["view", "add_to_cart", "purchase"], "7d")
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+
+from . import analytics
+from .config import Settings, get_settings
+from .events import EventStore, IngestReport, check_brand_name, connect
+from .storage import Database
+from .storage import repositories as repo
+
+__all__ = ["Workspace", "BrandScope", "open_workspace"]
+
+log = logging.getLogger(__name__)
+
+
+class Workspace:
+    """Application database + event store, opened from one Settings object."""
+
+    def __init__(self, settings: Settings, *, migrate: bool = True):
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        if migrate:
+            self.db.upgrade()
+        self.store = EventStore(settings.resolved_events_path, settings.quarantine_path,
+                                max_future_skew=timedelta(hours=settings.max_future_skew_hours))
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The workspace's in-memory DuckDB connection (reads the Parquet store in place)."""
+        if self._con is None:
+            self._con = connect()
+        return self._con
+
+    def brand(self, name: str) -> "BrandScope":
+        """A scope limited to brand ``name`` (created on first use)."""
+        check_brand_name(name)
+        with self.db.session() as s:
+            brand = repo.get_or_create_brand(s, name)
+            brand_id = brand.id
+        return BrandScope(self, name, brand_id)
+
+    def brands(self) -> list[str]:
+        """Brands known to the application database or holding events."""
+        with self.db.session() as s:
+            names = set(repo.brand_names(s))
+        return sorted(names | set(self.store.brands()))
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        self.db.dispose()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace(database={self.db.engine.url!r}, events={str(self.store.root)!r})"
+
+
+class BrandScope:
+    """Everything for one brand. No method returns another brand's rows."""
+
+    def __init__(self, workspace: Workspace, name: str, brand_id: int):
+        self.workspace, self.name, self.id = workspace, name, brand_id
+
+    def __repr__(self) -> str:
+        return f"BrandScope({self.name!r})"
+
+    # -- events -----------------------------------------------------------------
+    def ingest(self, source, *, progress: Callable[[int], None] | None = None) -> IngestReport:
+        """Validate and append events (DataFrame, pyarrow Table, CSV, Parquet or JSON-lines path).
+
+        Returns an IngestReport with ``accepted``, ``duplicates``, ``rejected`` and
+        ``quarantine_path`` (the CSV holding rejected rows with a ``reason``).
+        """
+        report = self.workspace.store.ingest(self.name, source, progress=progress)
+        with self.workspace.db.session() as s:
+            repo.record_ingest(s, self.id, report)
+        return report
+
+    def events(self, since: datetime | str | None = None, until: datetime | str | None = None
+               ) -> duckdb.DuckDBPyRelation:
+        """This brand's events (``since <= ts < until``) as a DuckDB relation; ``.df()`` for pandas."""
+        return self.workspace.store.relation(self.workspace.con, self.name, since=since, until=until)
+
+    # -- analytics --------------------------------------------------------------
+    def funnel(self, steps, window, *, breakdown: str | None = None, since=None, until=None) -> pd.DataFrame:
+        """:func:`workbench.analytics.funnel` over this brand's events."""
+        return analytics.funnel(self.events(since, until), steps, window, breakdown=breakdown)
+
+    def retention(self, *, since=None, until=None, **kwargs) -> pd.DataFrame:
+        """:func:`workbench.analytics.retention` over this brand's events."""
+        return analytics.retention(self.events(since, until), **kwargs)
+
+
+def open_workspace(home: str | Path | None = None, *, database_url: str | None = None,
+                   events_path: str | Path | None = None, migrate: bool = True) -> Workspace:
+    """Open a workspace. With no arguments: SQLite and Parquet under ``./data``
+    (or ``$WORKBENCH_HOME``); arguments override the environment."""
+    settings = get_settings(home=home, database_url=database_url, events_path=events_path)
+    return Workspace(settings, migrate=migrate)
