@@ -99,7 +99,7 @@ def as_relation(events, *, required: dict[str, str], optional: dict[str, str] | 
     for std, src in required.items():
         if std == "ts":
             # timezone('UTC', TIMESTAMPTZ) is independent of the connection's TimeZone setting.
-            if types[src] in ("VARCHAR", "TIMESTAMP WITH TIME ZONE"):
+            if types[src] == "VARCHAR" or "TIME ZONE" in types[src] or "TZ" in types[src]:
                 exprs.append(f"timezone('UTC', CAST({quote(src)} AS TIMESTAMPTZ)) AS ts")
             else:
                 exprs.append(f"CAST({quote(src)} AS TIMESTAMP) AS ts")
