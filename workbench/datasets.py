@@ -118,6 +118,7 @@ def _brand_events(rng: np.random.Generator, brand: str, b: int, n_users: int, da
     for rows in (gen_rows, gen_rows + 1):
         props[rows] = [f'{pp[:-1]}, "type": "{t}"}}' for pp, t in zip(props[rows], gen_type)]
 
+    inside = ts_us < start_us + days * _US_PER_DAY  # sessions crossing the last midnight are cut
     return pd.DataFrame({
         "event_id": np.char.add(f"{brand}-", np.arange(total).astype(str)).astype(object),
         "brand": brand,
@@ -126,7 +127,7 @@ def _brand_events(rng: np.random.Generator, brand: str, b: int, n_users: int, da
         "ts": pd.to_datetime(ts_us, unit="us", utc=True),
         "revenue": revenue,
         "properties": props,
-    })
+    })[inside].reset_index(drop=True)
 
 
 def generate_events(brands: int = 3, users: int = 5_000, days: int = 120, *, seed: int = 0,
