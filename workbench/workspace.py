@@ -17,7 +17,10 @@ import duckdb
 import pandas as pd
 
 from . import analytics
+from .analytics import segments as segments_mod
+from .analytics.segments import SegmentSpec, segment_spec
 from .config import Settings, get_settings
+from .definitions import SavedCohorts, SavedFunnels, SavedSegments
 from .events import EventStore, IngestReport, check_brand_name, connect
 from .storage import Database
 from .storage import repositories as repo
@@ -50,8 +53,12 @@ class Workspace:
         """A scope limited to brand ``name`` (created on first use)."""
         check_brand_name(name)
         with self.db.session() as s:
-            brand = repo.get_or_create_brand(s, name)
-            brand_id = brand.id
+            brand_id = repo.brand_id(s, name)
+        if brand_id is None:
+            # A write transaction from the start: two processes creating the same brand
+            # must queue, not fail on SQLite's read-to-write lock upgrade.
+            with self.db.session(write=True) as s:
+                brand_id = repo.get_or_create_brand(s, name).id
         return BrandScope(self, name, brand_id)
 
     def brands(self) -> list[str]:
@@ -102,14 +109,68 @@ class BrandScope:
         """This brand's events (``since <= ts < until``) as a DuckDB relation; ``.df()`` for pandas."""
         return self.workspace.store.relation(self.workspace.con, self.name, since=since, until=until)
 
-    # -- analytics --------------------------------------------------------------
-    def funnel(self, steps, window, *, breakdown: str | None = None, since=None, until=None) -> pd.DataFrame:
-        """:func:`workbench.analytics.funnel` over this brand's events."""
-        return analytics.funnel(self.events(since, until), steps, window, breakdown=breakdown)
+    # -- saved definitions ------------------------------------------------------
+    @property
+    def funnels(self) -> SavedFunnels:
+        """Saved funnels: create / list / update / delete / calculate / results."""
+        return SavedFunnels(self)
 
-    def retention(self, *, since=None, until=None, **kwargs) -> pd.DataFrame:
+    @property
+    def cohorts(self) -> SavedCohorts:
+        """Saved retention cohorts: create / list / update / delete / calculate / results."""
+        return SavedCohorts(self)
+
+    @property
+    def segments(self) -> SavedSegments:
+        """Saved segments: create / list / update / delete / members / size / calculate."""
+        return SavedSegments(self)
+
+    # -- analytics --------------------------------------------------------------
+    def _segment_spec(self, segment) -> SegmentSpec:
+        if isinstance(segment, str):
+            return self.segments.get(segment)
+        return segment_spec(segment)
+
+    def scoped_events(self, *, segment=None, since=None, until=None) -> duckdb.DuckDBPyRelation:
+        """Events in ``[since, until)``, limited to a segment's members when given
+        (a saved segment's name, or a definition)."""
+        rel = self.events(since, until)
+        if segment is None:
+            return rel
+        return segments_mod.filter_events(rel, self._segment_spec(segment))
+
+    def segment_users(self, segment, *, as_of=None) -> pd.DataFrame:
+        """Members (``user_id``) of a saved segment (by name) or of a definition."""
+        return segments_mod.segment_users(self.events(), self._segment_spec(segment), as_of=as_of)
+
+    def funnel(self, steps, window, *, breakdown: str | None = None, segment=None, since=None,
+               until=None) -> pd.DataFrame:
+        """:func:`workbench.analytics.funnel` over this brand's events."""
+        return analytics.funnel(self.scoped_events(segment=segment, since=since, until=until), steps, window,
+                                breakdown=breakdown)
+
+    def retention(self, *, segment=None, since=None, until=None, **kwargs) -> pd.DataFrame:
         """:func:`workbench.analytics.retention` over this brand's events."""
-        return analytics.retention(self.events(since, until), **kwargs)
+        return analytics.retention(self.scoped_events(segment=segment, since=since, until=until), **kwargs)
+
+    def daily_metrics(self, metrics: list[str] | None = None, *, segment=None, since=None,
+                      until=None) -> pd.DataFrame:
+        """:func:`workbench.analytics.daily_metrics` over this brand's events (zero-filled days)."""
+        end = pd.Timestamp(until) - pd.Timedelta(days=1) if until is not None else None
+        return analytics.daily_metrics(self.scoped_events(segment=segment, since=since, until=until), metrics,
+                                       start=since, end=end)
+
+    def correlations(self, metrics: list[str] | None = None, *, method: str = "pearson",
+                     differences: bool = False, segment=None, since=None, until=None) -> pd.DataFrame:
+        """Correlations between this brand's daily metrics."""
+        daily = self.daily_metrics(metrics, segment=segment, since=since, until=until)
+        return analytics.correlations(daily, method, differences=differences)
+
+    def anomalies(self, metric: str = "active_users", *, segment=None, since=None, until=None,
+                  **kwargs) -> pd.DataFrame:
+        """Anomalies in one of this brand's daily metrics."""
+        daily = self.daily_metrics([metric], segment=segment, since=since, until=until)
+        return analytics.anomalies(daily[metric], **kwargs)
 
 
 def open_workspace(home: str | Path | None = None, *, database_url: str | None = None,

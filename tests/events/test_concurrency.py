@@ -8,11 +8,12 @@ import workbench as wb
 from workbench.datasets import generate_events
 
 
-def _reader(home: str, stop, counts) -> None:
+def _reader(home: str, ready, stop, counts) -> None:
     ws = wb.open(home)
     acme = ws.brand("acme")
     while not stop.is_set():
         counts.append(acme.events().count("*").fetchall()[0][0])
+        ready.set()
         time.sleep(0.005)
     ws.close()
 
@@ -33,9 +34,10 @@ def test_reader_sees_only_whole_ingests_while_another_process_writes(tmp_path):
     allowed = {sum(sizes[:k]) for k in range(5)}
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
-        stop, counts = manager.Event(), manager.list()
-        reader = ctx.Process(target=_reader, args=(home, stop, counts))
+        ready, stop, counts = manager.Event(), manager.Event(), manager.list()
+        reader = ctx.Process(target=_reader, args=(home, ready, stop, counts))
         reader.start()
+        assert ready.wait(60), "reader process did not start"
         writer = ctx.Process(target=_writer, args=(home, frames))
         writer.start()
         writer.join(120)

@@ -28,7 +28,8 @@ import pandas as pd
 from ..errors import InvalidInputError
 from ._inputs import as_relation, literal, parse_window, quote
 
-__all__ = ["funnel", "funnel_users", "MIN_STEPS", "MAX_STEPS"]
+__all__ = ["funnel", "funnel_users", "funnel_over_time", "time_to_convert", "funnel_dropoff", "MIN_STEPS",
+           "MAX_STEPS"]
 
 MIN_STEPS, MAX_STEPS = 2, 20
 NONE_LABEL = None
@@ -113,12 +114,13 @@ def _user_chains_sql(steps: list[str], window_us: int, has_breakdown: bool) -> s
     ctes.append(
         f"best AS (SELECT uk, arg_max(struct_pack(level, {tcols}), struct_pack(level, neg := -t1, nr := -r1)) AS s "
         "FROM lv GROUP BY uk)")
-    bd = ("first_bd AS (SELECT b.uk, first(b.bd ORDER BY b.t, b.bd NULLS LAST) AS bd FROM b "
-          f"WHERE b.event = {literal(steps[0])} GROUP BY b.uk)")
+    bd = ("first_bd AS (SELECT b.uk, first(b.bd ORDER BY b.t, b.bd NULLS LAST) AS bd, min(b.t) AS entered, "
+          f"max(b.t) AS last_start FROM b WHERE b.event = {literal(steps[0])} GROUP BY b.uk)")
     ctes.append(bd)
     sel = ", ".join(f"s.t{k} AS t{k}" for k in range(1, n + 1))
     return ("WITH " + ",\n".join(ctes) +
-            f"\nSELECT k.user_id, {'fb.bd' if has_breakdown else 'NULL'} AS bd, s.level AS level, {sel} "
+            f"\nSELECT k.user_id, {'fb.bd' if has_breakdown else 'NULL'} AS bd, s.level AS level, {sel}, "
+            "fb.entered, fb.last_start "
             "FROM best JOIN ukeys k USING (uk) LEFT JOIN first_bd fb USING (uk)")
 
 
@@ -131,7 +133,8 @@ def funnel_users(events, steps: Sequence[str], window, *, breakdown: str | None 
     DataFrame
         One row per user who did step 1: ``user_id``, ``breakdown`` (first-touch
         value, or None), ``level`` (furthest step reached, 1-based) and ``t1``..``tn``
-        (UTC timestamps of the counted attempt's steps; NaT beyond ``level``).
+        (UTC timestamps of the counted attempt's steps; NaT beyond ``level``),
+        ``entered`` and ``last_start`` (the user's first and last step-1 events).
     """
     steps = _check_steps(steps)
     window = parse_window(window)
@@ -150,8 +153,8 @@ def funnel_users(events, steps: Sequence[str], window, *, breakdown: str | None 
         rel = rel.project("user_id, event, ts, NULL::VARCHAR AS bd")
     window_us = int(window / timedelta(microseconds=1))
     out = rel.query("ev", _user_chains_sql(steps, window_us, breakdown is not None)).df()
-    for k in range(1, len(steps) + 1):
-        out[f"t{k}"] = pd.to_datetime(out[f"t{k}"], unit="us", utc=True)
+    for col in [f"t{k}" for k in range(1, len(steps) + 1)] + ["entered", "last_start"]:
+        out[col] = pd.to_datetime(out[col], unit="us", utc=True)
     out = out.rename(columns={"bd": "breakdown"})
     out["level"] = out["level"].astype("int64")
     return out.sort_values("user_id", kind="stable").reset_index(drop=True)
@@ -219,3 +222,92 @@ def funnel(events, steps: Sequence[str], window, *, breakdown: str | None = None
         return _summarise(users, steps).iloc[0:0].assign(breakdown=pd.Series(dtype=object))[
             ["breakdown", "step", "event", "users", "conversion", "step_conversion", "median_seconds_from_previous"]]
     return pd.concat(parts, ignore_index=True)
+
+
+_PERIOD_FREQ = {"day": "D", "week": "W-SUN", "month": "MS"}
+
+
+def funnel_over_time(events, steps: Sequence[str], window, *, period: str = "week", **cols) -> pd.DataFrame:
+    """Conversion by the period users entered the funnel (their first step-1 event, UTC).
+
+    Returns
+    -------
+    DataFrame
+        ``period`` (period start, tz-naive UTC), ``step``, ``event``, ``users``, ``conversion``.
+    """
+    if period not in _PERIOD_FREQ:
+        raise InvalidInputError(f"period must be one of {', '.join(_PERIOD_FREQ)}, got {period!r}")
+    steps = _check_steps(steps)
+    users = funnel_users(events, steps, window, **cols)
+    entered = users["entered"].dt.tz_localize(None)
+    starts = entered.dt.to_period({"day": "D", "week": "W-SUN", "month": "M"}[period]).dt.start_time
+    rows = []
+    for start, grp in users.groupby(starts, sort=True):
+        n1 = len(grp)
+        for k, name in enumerate(steps, start=1):
+            n = int((grp["level"] >= k).sum())
+            rows.append({"period": start, "step": k, "event": name, "users": n, "conversion": n / n1})
+    return pd.DataFrame(rows, columns=["period", "step", "event", "users", "conversion"])
+
+
+def time_to_convert(events, steps: Sequence[str], window, *, quantiles=(0.1, 0.25, 0.5, 0.75, 0.9),
+                    **cols) -> pd.DataFrame:
+    """Distribution of the time to reach each step, from step 1 and from the previous step.
+
+    Timings come from each user's counted attempt (see :func:`funnel`).
+
+    Returns
+    -------
+    DataFrame
+        One row per step from 2: ``step``, ``event``, ``users`` and, for ``from_start`` and
+        ``from_previous``, seconds at each quantile (``from_start_p50``...) and the mean.
+    """
+    steps = _check_steps(steps)
+    users = funnel_users(events, steps, window, **cols)
+    rows = []
+    for k in range(2, len(steps) + 1):
+        reached = users[users["level"] >= k]
+        row = {"step": k, "event": steps[k - 1], "users": len(reached)}
+        for label, base in (("from_start", "t1"), ("from_previous", f"t{k-1}")):
+            secs = (reached[f"t{k}"] - reached[base]).dt.total_seconds()
+            for q in quantiles:
+                row[f"{label}_p{int(round(q * 100))}"] = float(secs.quantile(q)) if len(secs) else np.nan
+            row[f"{label}_mean"] = float(secs.mean()) if len(secs) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def funnel_dropoff(events, steps: Sequence[str], window, *, as_of=None, **cols) -> pd.DataFrame:
+    """Where users stopped, telling drop-offs apart from users whose window is still open.
+
+    A user stopped at step k (k < number of steps) is **in progress** when their last
+    step-1 event plus the window is after ``as_of`` (default: the last event in the
+    data): they may still convert. The others have **dropped** off.
+
+    Returns
+    -------
+    DataFrame
+        One row per step: ``step``, ``event``, ``users`` (reached it), ``stopped``
+        (reached it and went no further), ``dropped``, ``in_progress``.
+    """
+    steps = _check_steps(steps)
+    window_td = parse_window(window)
+    users = funnel_users(events, steps, window_td, **cols)
+    if as_of is None:
+        rel = as_relation(events, required={"user_id": cols.get("user_col", "user_id"),
+                                            "event": cols.get("event_col", "event"), "ts": cols.get("ts_col", "ts")})
+        last = rel.query("ev", "SELECT max(ts) FROM ev").fetchall()[0][0]
+        as_of = pd.Timestamp(last, tz="UTC") if last is not None else pd.Timestamp.now(tz="UTC")
+    else:
+        as_of = pd.Timestamp(as_of)
+        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    open_window = users["last_start"] + window_td > as_of
+    rows = []
+    for k, name in enumerate(steps, start=1):
+        stopped = users["level"] == k
+        final = k == len(steps)
+        rows.append({"step": k, "event": name, "users": int((users["level"] >= k).sum()),
+                     "stopped": int(stopped.sum()),
+                     "dropped": 0 if final else int((stopped & ~open_window).sum()),
+                     "in_progress": 0 if final else int((stopped & open_window).sum())})
+    return pd.DataFrame(rows)

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import InvalidInputError
 from ._inputs import as_relation, literal
 
-__all__ = ["retention", "PERIODS", "MODES"]
+__all__ = ["retention", "retention_curve", "revenue_curve", "PERIODS", "MODES"]
 
 PERIODS = ("day", "week", "month")
 MODES = ("on", "on_or_after")
@@ -110,3 +110,72 @@ def retention(events, *, period: str = "week", periods: int = 12, start_event: s
     out["rate"] = out["users"] / out["cohort_size"]
     out["complete"] = out["complete"].astype(bool)
     return out[["cohort", "period", "cohort_size", "users", "rate", "complete"]]
+
+
+def retention_curve(table: pd.DataFrame, *, complete_only: bool = True) -> pd.DataFrame:
+    """Average retention curve across cohorts, weighted by cohort size.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`retention`.
+    complete_only : bool
+        Use only complete cells, so that young cohorts' unfinished periods do not
+        drag the curve down.
+
+    Returns
+    -------
+    DataFrame
+        ``period``, ``cohorts`` (number contributing), ``cohort_size`` (their users),
+        ``users`` and ``rate`` (users / cohort_size).
+    """
+    cells = table[table["complete"] | (table["period"] == 0)] if complete_only else table
+    out = cells.groupby("period", as_index=False).agg(cohorts=("cohort", "nunique"),
+                                                      cohort_size=("cohort_size", "sum"), users=("users", "sum"))
+    out["rate"] = out["users"] / out["cohort_size"]
+    return out
+
+
+def revenue_curve(events, *, period: str = "week", periods: int = 12, start_event: str | None = None,
+                  user_col: str = "user_id", event_col: str = "event", ts_col: str = "ts",
+                  revenue_col: str = "revenue") -> pd.DataFrame:
+    """Cumulative revenue per cohort user (a lifetime-value curve).
+
+    Cohorts are defined as in :func:`retention`. Revenue of a cohort's users in
+    periods 0..k, divided by the cohort size (all users, buyers or not).
+
+    Returns
+    -------
+    DataFrame
+        ``cohort``, ``period``, ``cohort_size``, ``revenue`` (in that period),
+        ``cumulative_revenue``, ``revenue_per_user`` (cumulative / cohort size) and ``complete``.
+    """
+    if period not in PERIODS:
+        raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
+        raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
+    rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col, "revenue": revenue_col})
+    start_filter = f"WHERE event = {literal(start_event)}" if start_event else ""
+    pi = _period_index(period, "e.ts")
+    sql = f"""
+    WITH e0 AS (SELECT user_id, event, ts, CAST(revenue AS DOUBLE) AS revenue FROM ev
+                WHERE user_id IS NOT NULL AND ts IS NOT NULL),
+    firsts AS (SELECT user_id, min(ts) AS first_ts FROM e0 {start_filter} GROUP BY user_id),
+    coh AS (SELECT user_id, {_period_index(period, 'first_ts')} AS c FROM firsts),
+    rev AS (SELECT coh.c, {pi} - coh.c AS k, sum(e.revenue) AS revenue
+            FROM e0 e JOIN coh USING (user_id) WHERE e.revenue IS NOT NULL AND {pi} >= coh.c GROUP BY 1, 2),
+    sizes AS (SELECT c, count(*) AS cohort_size FROM coh GROUP BY c),
+    grid AS (SELECT s.c, s.cohort_size, g.k FROM sizes s, range(0, {periods} + 1) g(k))
+    SELECT {_period_start(period, 'grid.c')} AS cohort, grid.k AS period, grid.cohort_size,
+           coalesce(r.revenue, 0) AS revenue,
+           {_period_start(period, 'grid.c + grid.k + 1')} <= (SELECT max(ts) FROM e0) AS complete
+    FROM grid LEFT JOIN rev r ON r.c = grid.c AND r.k = grid.k ORDER BY cohort, period
+    """
+    out = rel.query("ev", sql).df()
+    out["cohort"] = pd.to_datetime(out["cohort"])
+    out["period"] = out["period"].astype("int64")
+    out["cohort_size"] = out["cohort_size"].astype("int64")
+    out["cumulative_revenue"] = out.groupby("cohort")["revenue"].cumsum()
+    out["revenue_per_user"] = out["cumulative_revenue"] / out["cohort_size"]
+    out["complete"] = out["complete"].astype(bool)
+    return out[["cohort", "period", "cohort_size", "revenue", "cumulative_revenue", "revenue_per_user", "complete"]]

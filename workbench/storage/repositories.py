@@ -11,7 +11,7 @@ from ..errors import AlreadyExistsError, NotFoundError
 from .models import (AnalysisResult, Brand, CohortDefinition, FunnelDefinition, IngestRecord,
                      SegmentDefinition, User)
 
-__all__ = ["get_or_create_brand", "brand_names", "get_or_create_user", "DefinitionRepository",
+__all__ = ["brand_id", "get_or_create_brand", "brand_names", "get_or_create_user", "DefinitionRepository",
            "ResultRepository", "record_ingest"]
 
 M = TypeVar("M", FunnelDefinition, CohortDefinition, SegmentDefinition)
@@ -27,6 +27,10 @@ def get_or_create_brand(session: Session, name: str) -> Brand:
         except IntegrityError:  # created concurrently by another process
             brand = session.scalar(sa.select(Brand).where(Brand.name == name))
     return brand
+
+
+def brand_id(session: Session, name: str) -> int | None:
+    return session.scalar(sa.select(Brand.id).where(Brand.name == name))
 
 
 def brand_names(session: Session) -> list[str]:

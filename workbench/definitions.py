@@ -1,0 +1,226 @@
+"""Saved funnels, cohorts and segments of a brand: create, list, update, delete,
+recalculate, with every calculation stored with its time.
+
+Specs are validated with pydantic at this boundary, so a bad definition is refused
+with a message naming the field before anything is stored.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .analytics._inputs import parse_window
+from .analytics.funnels import MAX_STEPS, MIN_STEPS
+from .analytics.segments import SegmentSpec, segment_spec
+from .errors import InvalidInputError
+from .storage import repositories as repo
+from .storage.models import CohortDefinition, FunnelDefinition, SegmentDefinition
+
+if TYPE_CHECKING:
+    from .workspace import BrandScope
+
+__all__ = ["FunnelSpec", "CohortSpec", "SavedFunnels", "SavedCohorts", "SavedSegments", "frame_to_records",
+           "records_to_frame"]
+
+
+class FunnelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: list[str] = Field(min_length=MIN_STEPS, max_length=MAX_STEPS)
+    window: timedelta
+    breakdown: str | None = None
+    segment: str | None = None
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, v):
+        return parse_window(v)
+
+
+class CohortSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: Literal["day", "week", "month"] = "week"
+    periods: int = Field(default=12, ge=0, le=520)
+    start_event: str | None = None
+    return_event: str | None = None
+    mode: Literal["on", "on_or_after"] = "on"
+    segment: str | None = None
+
+
+def _validate(model: type[BaseModel], data: dict) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except (ValidationError, InvalidInputError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors())
+        raise InvalidInputError(f"invalid {model.__name__.removesuffix('Spec').lower()} definition: {problems}") from exc
+
+
+def frame_to_records(df: pd.DataFrame) -> list[dict]:
+    """JSON-safe records (ISO timestamps, NaN as null) for storing a result frame."""
+    return json.loads(df.to_json(orient="records", date_format="iso"))
+
+
+def records_to_frame(records: list[dict], date_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(records)
+    for col in date_columns:
+        if col in df:
+            df[col] = pd.to_datetime(df[col]).dt.tz_localize(None) if len(df) else df[col]
+    return df
+
+
+class _Saved:
+    model = None
+    spec_model: type[BaseModel] = None
+    kind = ""
+    date_columns: tuple[str, ...] = ()
+
+    def __init__(self, scope: "BrandScope"):
+        self.scope = scope
+        self.db = scope.workspace.db
+
+    def _repo(self, session):
+        return repo.DefinitionRepository(session, self.model, self.scope.id)
+
+    # conversions between a spec and the stored row
+    def _to_row(self, spec, session) -> dict:
+        raise NotImplementedError
+
+    def _to_spec(self, row, session) -> BaseModel:
+        raise NotImplementedError
+
+    def _compute(self, spec) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _segment_id(self, session, name: str | None) -> int | None:
+        if name is None:
+            return None
+        return repo.DefinitionRepository(session, SegmentDefinition, self.scope.id).get(name).id
+
+    def _segment_name(self, session, segment_id: int | None) -> str | None:
+        if segment_id is None:
+            return None
+        return repo.DefinitionRepository(session, SegmentDefinition, self.scope.id).get(segment_id).name
+
+    def create(self, name: str, **spec) -> BaseModel:
+        """Save a new definition named ``name``; returns the validated spec."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError("a saved definition needs a non-empty name")
+        checked = _validate(self.spec_model, spec)
+        with self.db.session() as s:
+            self._repo(s).create(name, **self._to_row(checked, s))
+        return checked
+
+    def get(self, name: str) -> BaseModel:
+        with self.db.session() as s:
+            return self._to_spec(self._repo(s).get(name), s)
+
+    def list(self) -> pd.DataFrame:
+        """Saved definitions with their settings and last update time."""
+        with self.db.session() as s:
+            rows = [{"name": r.name, **self._to_spec(r, s).model_dump(mode="json"), "updated_at": r.updated_at}
+                    for r in self._repo(s).list()]
+        return pd.DataFrame(rows)
+
+    def update(self, name: str, **changes) -> BaseModel:
+        """Change some settings of a saved definition (validated as a whole)."""
+        with self.db.session() as s:
+            r = self._repo(s)
+            row = r.get(name)
+            merged = {**self._to_spec(row, s).model_dump(), **changes}
+            checked = _validate(self.spec_model, merged)
+            r.update(name, **self._to_row(checked, s))
+        return checked
+
+    def delete(self, name: str) -> None:
+        with self.db.session() as s:
+            self._repo(s).delete(name)
+
+    def calculate(self, name: str) -> pd.DataFrame:
+        """Recalculate a saved definition now and store the result with the time of calculation."""
+        spec = self.get(name)
+        result = self._compute(spec)
+        with self.db.session() as s:
+            row = self._repo(s).get(name)
+            repo.ResultRepository(s, self.scope.id).add(self.kind, row.id, spec.model_dump(mode="json"),
+                                                        frame_to_records(result))
+        return result
+
+    def results(self, name: str) -> list[tuple[datetime, pd.DataFrame]]:
+        """Every stored calculation of ``name``, newest first, as (calculated_at, frame)."""
+        with self.db.session() as s:
+            row = self._repo(s).get(name)
+            return [(r.calculated_at, records_to_frame(r.result, self.date_columns))
+                    for r in repo.ResultRepository(s, self.scope.id).history(self.kind, row.id)]
+
+    def latest(self, name: str) -> pd.DataFrame | None:
+        history = self.results(name)
+        return history[0][1] if history else None
+
+    def calculate_all(self) -> dict[str, pd.DataFrame]:
+        with self.db.session() as s:
+            names = [r.name for r in self._repo(s).list()]
+        return {n: self.calculate(n) for n in names}
+
+
+class SavedFunnels(_Saved):
+    model, spec_model, kind = FunnelDefinition, FunnelSpec, "funnel"
+
+    def _to_row(self, spec: FunnelSpec, session) -> dict:
+        return {"steps": spec.steps, "window_seconds": int(spec.window.total_seconds()),
+                "breakdown": spec.breakdown, "segment_id": self._segment_id(session, spec.segment)}
+
+    def _to_spec(self, row, session) -> FunnelSpec:
+        return FunnelSpec(steps=row.steps, window=timedelta(seconds=row.window_seconds), breakdown=row.breakdown,
+                          segment=self._segment_name(session, row.segment_id))
+
+    def _compute(self, spec: FunnelSpec) -> pd.DataFrame:
+        return self.scope.funnel(spec.steps, spec.window, breakdown=spec.breakdown, segment=spec.segment)
+
+
+class SavedCohorts(_Saved):
+    model, spec_model, kind = CohortDefinition, CohortSpec, "cohort"
+    date_columns = ("cohort",)
+
+    def _to_row(self, spec: CohortSpec, session) -> dict:
+        fields = spec.model_dump(exclude={"segment"})
+        return {**fields, "segment_id": self._segment_id(session, spec.segment)}
+
+    def _to_spec(self, row, session) -> CohortSpec:
+        return CohortSpec(period=row.period, periods=row.periods, start_event=row.start_event,
+                          return_event=row.return_event, mode=row.mode,
+                          segment=self._segment_name(session, row.segment_id))
+
+    def _compute(self, spec: CohortSpec) -> pd.DataFrame:
+        return self.scope.retention(**spec.model_dump())
+
+
+class SavedSegments(_Saved):
+    """Saved segments; ``calculate`` stores the size, ``members`` lists the users."""
+    model, spec_model, kind = SegmentDefinition, SegmentSpec, "segment"
+
+    def create(self, name: str, conditions=None, match: str = "all", **_) -> SegmentSpec:  # noqa: D102
+        spec = segment_spec({"conditions": conditions, "match": match})
+        with self.db.session() as s:
+            self._repo(s).create(name, **self._to_row(spec, s))
+        return spec
+
+    def _to_row(self, spec: SegmentSpec, session) -> dict:
+        return {"conditions": [c.model_dump(mode="json") for c in spec.conditions], "match": spec.match}
+
+    def _to_spec(self, row, session) -> SegmentSpec:
+        return segment_spec({"conditions": row.conditions, "match": row.match})
+
+    def _compute(self, spec: SegmentSpec) -> pd.DataFrame:
+        members = self.scope.segment_users(spec)
+        return pd.DataFrame({"size": [len(members)]})
+
+    def members(self, name: str) -> pd.DataFrame:
+        return self.scope.segment_users(self.get(name))
+
+    def size(self, name: str) -> int:
+        return len(self.members(name))
