@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ..errors import InvalidInputError, MissingColumnsError
 
-__all__ = ["as_relation", "parse_window", "quote", "literal"]
+__all__ = ["as_relation", "source_relation", "parse_window", "quote", "literal"]
 
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -55,7 +55,38 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _time_expr(col: str, sql_type: str, time: str) -> str:
+    """UTC time of ``col`` whatever its type; independent of the connection's TimeZone."""
+    aware = "TIME ZONE" in sql_type or "TZ" in sql_type
+    if time == "epoch_us":
+        if sql_type in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+            return f"epoch_us({col})"  # a naive TIMESTAMP is taken as UTC; an aware one is absolute
+        return f"epoch_us(CAST({col} AS {'TIMESTAMPTZ' if aware or sql_type == 'VARCHAR' else 'TIMESTAMP'}))"
+    if sql_type == "VARCHAR" or aware:
+        return f"timezone('UTC', CAST({col} AS TIMESTAMPTZ))"
+    return col if sql_type == "TIMESTAMP" else f"CAST({col} AS TIMESTAMP)"
+
+
+def source_relation(events, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyRelation:
+    """The events as a DuckDB relation, columns untouched (a string or Path is read as Parquet)."""
+    if isinstance(events, duckdb.DuckDBPyRelation):
+        return events
+    con = con or _connect()
+    if isinstance(events, pd.DataFrame):
+        return con.from_df(events)
+    if isinstance(events, pa.Table):
+        return con.from_arrow(events)
+    if isinstance(events, (str, Path)):
+        try:
+            return con.read_parquet(str(events), union_by_name=True)
+        except duckdb.Error as exc:
+            raise InvalidInputError(f"cannot read Parquet events at {events}: {exc}") from exc
+    raise InvalidInputError(
+        f"events must be a DataFrame, pyarrow Table, DuckDB relation or Parquet path, not {type(events).__name__}")
+
+
 def as_relation(events, *, required: dict[str, str], optional: dict[str, str] | None = None,
+                expressions: dict[str, str] | None = None, time: str = "timestamp",
                 con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyRelation:
     """Select and rename the columns an analysis needs.
 
@@ -67,29 +98,18 @@ def as_relation(events, *, required: dict[str, str], optional: dict[str, str] | 
         ``{standard_name: column_in_events}``; a missing one raises MissingColumnsError.
     optional : dict
         Same, but absent columns become NULL.
+    expressions : dict
+        ``{name: SQL expression over the original columns}``, added as they are.
+    time : {"timestamp", "epoch_us"}
+        ``ts`` as a naive UTC TIMESTAMP, or as BIGINT microseconds since the epoch
+        (cheapest for engines that only compare and subtract times).
 
     Returns
     -------
     DuckDBPyRelation
-        Columns: the standard names. ``ts`` is cast to TIMESTAMP (UTC, naive).
+        Columns: the standard names.
     """
-    if isinstance(events, duckdb.DuckDBPyRelation):
-        rel = events
-    else:
-        con = con or _connect()
-        if isinstance(events, pd.DataFrame):
-            rel = con.from_df(events)
-        elif isinstance(events, pa.Table):
-            rel = con.from_arrow(events)
-        elif isinstance(events, (str, Path)):
-            try:
-                rel = con.read_parquet(str(events), union_by_name=True)
-            except duckdb.Error as exc:
-                raise InvalidInputError(f"cannot read Parquet events at {events}: {exc}") from exc
-        else:
-            raise InvalidInputError(
-                f"events must be a DataFrame, pyarrow Table, DuckDB relation or Parquet path, "
-                f"not {type(events).__name__}")
+    rel = source_relation(events, con)
     columns = list(rel.columns)
     missing = [src for src in required.values() if src not in columns]
     if missing:
@@ -98,15 +118,13 @@ def as_relation(events, *, required: dict[str, str], optional: dict[str, str] | 
     exprs = []
     for std, src in required.items():
         if std == "ts":
-            # timezone('UTC', TIMESTAMPTZ) is independent of the connection's TimeZone setting.
-            if types[src] == "VARCHAR" or "TIME ZONE" in types[src] or "TZ" in types[src]:
-                exprs.append(f"timezone('UTC', CAST({quote(src)} AS TIMESTAMPTZ)) AS ts")
-            else:
-                exprs.append(f"CAST({quote(src)} AS TIMESTAMP) AS ts")
-        elif std in ("user_id", "event"):
-            exprs.append(f"CAST({quote(src)} AS VARCHAR) AS {quote(std)}")
+            exprs.append(f"{_time_expr(quote(src), types[src], time)} AS ts")
+        elif std == "event" and types[src] != "VARCHAR":
+            exprs.append(f"CAST({quote(src)} AS VARCHAR) AS event")  # a no-op cast would block filter pushdown
         else:
             exprs.append(f"{quote(src)} AS {quote(std)}")
     for std, src in (optional or {}).items():
         exprs.append(f"{quote(src)} AS {quote(std)}" if src in columns else f"NULL AS {quote(std)}")
+    for name, sql in (expressions or {}).items():
+        exprs.append(f"{sql} AS {quote(name)}")
     return rel.project(", ".join(exprs))

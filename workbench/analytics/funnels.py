@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from ._inputs import as_relation, literal, parse_window, quote
+from ._inputs import as_relation, literal, parse_window, quote, source_relation
 
 __all__ = ["funnel", "funnel_users", "funnel_over_time", "time_to_convert", "funnel_dropoff", "MIN_STEPS",
            "MAX_STEPS"]
@@ -47,81 +47,129 @@ def _check_steps(steps: Sequence[str]) -> list[str]:
     return steps
 
 
-def _breakdown_expr(breakdown: str, columns: list[str], event_cols: set[str]) -> tuple[str, str | None]:
-    """(SQL expression over the raw events, source column to keep) for a breakdown."""
-    if breakdown.startswith("properties."):
-        key = breakdown.split(".", 1)[1]
-        return f"json_extract_string(properties, {literal('$.' + key)})", "properties"
+def _breakdown_expr(breakdown: str, columns: list[str]) -> str:
+    """SQL expression over the original events giving each row's breakdown value."""
+    if breakdown.startswith("properties.") and "properties" in columns:
+        return f"json_extract_string(properties, {literal('$.' + breakdown.split('.', 1)[1])})"
     if breakdown in columns:
-        return f"CAST({quote(breakdown)} AS VARCHAR)", breakdown
+        return f"CAST({quote(breakdown)} AS VARCHAR)"
     if "properties" in columns:
-        return f"json_extract_string(properties, {literal('$.' + breakdown)})", "properties"
+        return f"json_extract_string(properties, {literal('$.' + breakdown)})"
     raise InvalidInputError(
         f"breakdown {breakdown!r} is neither a column of the events ({', '.join(columns)}) "
         "nor usable as a properties key (there is no properties column)")
 
 
-def _user_chains_sql(steps: list[str], window_us: int, has_breakdown: bool) -> str:
-    """SQL over view ``ev(user_id, event, ts, bd)`` giving one row per user:
-    ``user_id, bd, level, t1..tn`` (microseconds; the counted attempt's times)."""
+# How user ids become the integer keys the ASOF joins run on. "hash" is fastest; a hash
+# collision (two ids, one key) is detected in the same query and the query is rerun with
+# "dense" keys (a join to numbered distinct ids), so results are always exact.
+_KEY_MODES = ("hash", "dense")
+_HASH_SQL = "hash(user_id)"
+
+
+def _needs_rank(steps: list[str], k: int) -> int | None:
+    """For step k (1-based), the last earlier non-adjacent step with the same event, if any:
+    its row must not be reused, so rows are numbered per user and event."""
+    name = steps[k - 1]
+    if name == steps[k - 2]:
+        return None
+    return max((j for j in range(1, k - 1) if steps[j - 1] == name), default=None)
+
+
+def _chains_sql(steps: list[str], window_us: int, *, breakdown: bool, key: str, integer_ids: bool) -> str:
+    """CTEs over view ``ev(user_id, event, ts[us], bd)`` ending in ``users(uk, user_id, clash, bd,
+    level, t1..tn, entered, last_start)``: one row per user with a step-1 event; times in
+    microseconds from the counted attempt."""
     n = len(steps)
     names = list(dict.fromkeys(steps))
     idx = {name: i for i, name in enumerate(names)}
-    ctes = [
-        # Integer user keys and microsecond times make the ASOF joins cheap.
-        "base AS (SELECT user_id, event, epoch_us(ts) AS t, bd FROM ev "
-        f"WHERE event IN ({', '.join(literal(s) for s in names)}) AND user_id IS NOT NULL AND ts IS NOT NULL)",
-        "ukeys AS (SELECT user_id, row_number() OVER () AS uk FROM (SELECT DISTINCT user_id FROM base))",
-        "b AS (SELECT k.uk, base.event, base.t, base.bd FROM base JOIN ukeys k USING (user_id))",
-    ]
+    # Row numbers are needed only when an event repeats non-adjacently; then every step carries one.
+    use_rank = any(_needs_rank(steps, k) for k in range(2, n + 1))
+    ranked = set(names) if use_rank else set()
+    bd = ", bd" if breakdown else ""
+    where = (f"WHERE event IN ({', '.join(literal(s) for s in names)}) "
+             "AND user_id IS NOT NULL AND ts IS NOT NULL")
+    if integer_ids:
+        ctes = [f"base AS MATERIALIZED (SELECT user_id AS uk, user_id, event, ts AS t{bd} FROM ev {where})",
+                "ids AS (SELECT DISTINCT uk, user_id, FALSE AS clash FROM base)"]
+    elif key == "hash":
+        ctes = [f"base AS MATERIALIZED (SELECT {_HASH_SQL} AS uk, user_id, event, ts AS t{bd} FROM ev {where})",
+                "ids AS (SELECT uk, min(user_id) AS user_id, min(user_id) <> max(user_id) AS clash "
+                "FROM base GROUP BY uk)"]
+    else:
+        ctes = [f"raw AS MATERIALIZED (SELECT user_id, event, ts AS t{bd} FROM ev {where})",
+                "ids AS MATERIALIZED (SELECT row_number() OVER () AS uk, user_id, FALSE AS clash "
+                "FROM (SELECT DISTINCT user_id FROM raw))",
+                f"base AS MATERIALIZED (SELECT ids.uk, raw.user_id, raw.event, raw.t{', raw.bd' if breakdown else ''} "
+                "FROM raw JOIN ids USING (user_id))"]
     for name, i in idx.items():
-        # r: the row's rank among the user's rows of this event (time order).
-        ctes.append(f"n{i} AS (SELECT uk, t, row_number() OVER (PARTITION BY uk ORDER BY t) AS r "
-                    f"FROM b WHERE event = {literal(name)})")
-        ctes.append(f"f{i} AS (SELECT uk, t, min(r) AS r FROM n{i} GROUP BY uk, t)")
+        if name in ranked:
+            # r: the row's number among the user's rows of this event, in time order
+            ctes.append(f"n{i} AS (SELECT uk, t, row_number() OVER (PARTITION BY uk ORDER BY t) AS r{bd} "
+                        f"FROM base WHERE event = {literal(name)})")
+            ctes.append(f"f{i} AS (SELECT uk, t, min(r) AS r FROM n{i} GROUP BY uk, t)")
+        else:
+            ctes.append(f"n{i} AS (SELECT uk, t{bd} FROM base WHERE event = {literal(name)})")
+            ctes.append(f"f{i} AS (SELECT uk, t FROM n{i})")
     first = idx[steps[0]]
-    ctes.append(f"a1 AS (SELECT uk, t AS t1, r AS r1 FROM n{first})")
+
+    carried = lambda k, p="": ", ".join(f"{p}t{j}{(', ' + p + 'r' + str(j)) if use_rank else ''}"  # noqa: E731
+                                        for j in range(1, k)) + (f", {p}bd" if breakdown else "")
+    ctes.append(f"a1 AS (SELECT uk, t AS t1{', r AS r1' if use_rank else ''}{bd} FROM n{first})")
     for k in range(2, n + 1):
         name, prev = steps[k - 1], steps[k - 2]
         i = idx[name]
         op = ">" if name == prev else ">="
-        # Last earlier step that used the same event (not the immediate predecessor):
-        # its row must not be reused, so the rank must exceed it.
-        last_same = max((j for j in range(1, k - 1) if steps[j - 1] == name), default=None)
-        cols = ", ".join(f"a.t{j}, a.r{j}" for j in range(1, k))
-        if last_same is None or name == prev:
-            ctes.append(
-                f"c{k} AS (SELECT a.uk, {cols}, f.t AS t{k}, f.r AS r{k} FROM a{k-1} a "
-                f"ASOF LEFT JOIN f{i} f ON f.uk = a.uk AND f.t {op} a.t{k-1})")
+        last_same = _needs_rank(steps, k)
+        rk = f", f.r AS r{k}" if use_rank else ""
+        if last_same is None:
+            ctes.append(f"c{k} AS (SELECT a.uk, {carried(k, 'a.')}, f.t AS t{k}{rk} FROM a{k-1} a "
+                        f"ASOF LEFT JOIN f{i} f ON f.uk = a.uk AND f.t {op} a.t{k-1})")
         else:
+            # the earliest row at or after the previous step that was not used by step `last_same`
+            ctes.append(f"p{k} AS (SELECT a.uk, {carried(k, 'a.')}, f.t AS ft, f.r AS fr FROM a{k-1} a "
+                        f"ASOF LEFT JOIN f{i} f ON f.uk = a.uk AND f.t >= a.t{k-1})")
             ctes.append(
-                f"p{k} AS (SELECT a.uk, {cols}, f.t AS ft, f.r AS fr FROM a{k-1} a "
-                f"ASOF LEFT JOIN f{i} f ON f.uk = a.uk AND f.t >= a.t{k-1})")
-            ctes.append(
-                f"c{k} AS (SELECT p.uk, {', '.join(f'p.t{j}, p.r{j}' for j in range(1, k))}, "
+                f"c{k} AS (SELECT p.uk, {carried(k, 'p.')}, "
                 f"CASE WHEN p.ft IS NULL THEN NULL WHEN p.fr > p.r{last_same} THEN p.ft ELSE x.t END AS t{k}, "
                 f"CASE WHEN p.ft IS NULL THEN NULL WHEN p.fr > p.r{last_same} THEN p.fr ELSE x.r END AS r{k} "
                 f"FROM p{k} p LEFT JOIN n{i} x ON x.uk = p.uk AND x.r = p.r{last_same} + 1 "
                 f"AND p.ft IS NOT NULL AND p.fr <= p.r{last_same})")
-        # Outside the window (or not found): the chain stops here.
-        ctes.append(
-            f"a{k} AS (SELECT uk, {', '.join(f't{j}, r{j}' for j in range(1, k))}, "
-            f"CASE WHEN t{k} <= t1 + {window_us} THEN t{k} END AS t{k}, "
-            f"CASE WHEN t{k} <= t1 + {window_us} THEN r{k} END AS r{k} FROM c{k})")
+        # outside the window, or not found: the chain stops here
+        ctes.append(f"a{k} AS (SELECT uk, {carried(k)}, CASE WHEN t{k} <= t1 + {window_us} THEN t{k} END AS t{k}"
+                    f"{f', CASE WHEN t{k} <= t1 + {window_us} THEN r{k} END AS r{k}' if use_rank else ''} FROM c{k})")
     level = " + ".join(["1"] + [f"(t{k} IS NOT NULL)::INTEGER" for k in range(2, n + 1)])
     tcols = ", ".join(f"t{k}" for k in range(1, n + 1))
-    ctes.append(f"lv AS (SELECT uk, {tcols}, r1, {level} AS level FROM a{n})")
+    order = "struct_pack(level, neg := -t1" + (", nr := -r1)" if use_rank else ")")
+    first_touch = (", min(struct_pack(t := t1, n := bd IS NULL, b := bd)).b AS bd" if breakdown
+                   else ", NULL::VARCHAR AS bd")
     ctes.append(
-        f"best AS (SELECT uk, arg_max(struct_pack(level, {tcols}), struct_pack(level, neg := -t1, nr := -r1)) AS s "
-        "FROM lv GROUP BY uk)")
-    bd = ("first_bd AS (SELECT b.uk, first(b.bd ORDER BY b.t, b.bd NULLS LAST) AS bd, min(b.t) AS entered, "
-          f"max(b.t) AS last_start FROM b WHERE b.event = {literal(steps[0])} GROUP BY b.uk)")
-    ctes.append(bd)
-    sel = ", ".join(f"s.t{k} AS t{k}" for k in range(1, n + 1))
-    return ("WITH " + ",\n".join(ctes) +
-            f"\nSELECT k.user_id, {'fb.bd' if has_breakdown else 'NULL'} AS bd, s.level AS level, {sel}, "
-            "fb.entered, fb.last_start "
-            "FROM best JOIN ukeys k USING (uk) LEFT JOIN first_bd fb USING (uk)")
+        f"best AS (SELECT uk, arg_max(struct_pack(level, {tcols}), {order}) AS s, min(t1) AS entered, "
+        f"max(t1) AS last_start{first_touch} FROM (SELECT *, {level} AS level FROM a{n}) GROUP BY uk)")
+    sel = ", ".join(f"best.s.t{k} AS t{k}" for k in range(1, n + 1))
+    ctes.append(f"users AS (SELECT best.uk, ids.user_id, ids.clash, best.bd, best.s.level AS level, {sel}, "
+                "best.entered, best.last_start FROM best JOIN ids USING (uk))")
+    return "WITH " + ",\n".join(ctes)
+
+
+def _run_chains(events, steps: list[str], window, breakdown: str | None, cols: dict, final_sql: str,
+                clash_sql: str) -> pd.DataFrame:
+    """Run ``final_sql`` (over CTE ``users``) with hash keys, falling back to dense keys
+    when ``clash_sql`` reports a hash collision."""
+    window = parse_window(window)
+    raw = source_relation(events)
+    bd = _breakdown_expr(breakdown, list(raw.columns)) if breakdown else "NULL::VARCHAR"
+    rel = as_relation(raw, required={"user_id": cols["user_col"], "event": cols["event_col"], "ts": cols["ts_col"]},
+                      expressions={"bd": bd}, time="epoch_us")
+    integer_ids = str(dict(zip(rel.columns, rel.types))["user_id"]).upper() in (
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+    window_us = int(window / timedelta(microseconds=1))
+    for key in _KEY_MODES:
+        ctes = _chains_sql(steps, window_us, breakdown=breakdown is not None, key=key, integer_ids=integer_ids)
+        out = rel.query("ev", f"{ctes}, result AS ({final_sql}) SELECT *, ({clash_sql}) AS _clash FROM result").df()
+        if not (len(out) and bool(out["_clash"].iloc[0])):
+            return out.drop(columns="_clash")
+    raise AssertionError("dense keys cannot collide")  # pragma: no cover
 
 
 def funnel_users(events, steps: Sequence[str], window, *, breakdown: str | None = None,
@@ -137,48 +185,15 @@ def funnel_users(events, steps: Sequence[str], window, *, breakdown: str | None 
         ``entered`` and ``last_start`` (the user's first and last step-1 events).
     """
     steps = _check_steps(steps)
-    window = parse_window(window)
-    rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col},
-                      optional={"properties": "properties"} if breakdown else None)
-    if breakdown:
-        raw_cols = list(events.columns) if hasattr(events, "columns") else []
-        expr, _ = _breakdown_expr(breakdown, raw_cols or list(rel.columns), set())
-        if breakdown in raw_cols and breakdown not in ("user_id", "event", "ts"):
-            rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col,
-                                                breakdown: breakdown})
-            rel = rel.project(f"user_id, event, ts, CAST({quote(breakdown)} AS VARCHAR) AS bd")
-        else:
-            rel = rel.project(f"user_id, event, ts, {expr} AS bd")
-    else:
-        rel = rel.project("user_id, event, ts, NULL::VARCHAR AS bd")
-    window_us = int(window / timedelta(microseconds=1))
-    out = rel.query("ev", _user_chains_sql(steps, window_us, breakdown is not None)).df()
+    cols = {"user_col": user_col, "event_col": event_col, "ts_col": ts_col}
+    tcols = ", ".join(f"t{k}" for k in range(1, len(steps) + 1))
+    out = _run_chains(events, steps, window, breakdown, cols,
+                      f"SELECT user_id, bd AS breakdown, level, {tcols}, entered, last_start FROM users",
+                      "SELECT bool_or(clash) FROM users")
     for col in [f"t{k}" for k in range(1, len(steps) + 1)] + ["entered", "last_start"]:
         out[col] = pd.to_datetime(out[col], unit="us", utc=True)
-    out = out.rename(columns={"bd": "breakdown"})
     out["level"] = out["level"].astype("int64")
     return out.sort_values("user_id", kind="stable").reset_index(drop=True)
-
-
-def _summarise(users: pd.DataFrame, steps: list[str]) -> pd.DataFrame:
-    rows = []
-    n_first = int((users["level"] >= 1).sum())
-    prev_users = n_first
-    for k, name in enumerate(steps, start=1):
-        reached = users[users["level"] >= k]
-        count = len(reached)
-        if k == 1:
-            median = np.nan
-            step_conv = 1.0 if count else np.nan
-        else:
-            secs = (reached[f"t{k}"] - reached[f"t{k-1}"]).dt.total_seconds()
-            median = float(secs.median()) if count else np.nan
-            step_conv = count / prev_users if prev_users else np.nan
-        rows.append({"step": k, "event": name, "users": count,
-                     "conversion": count / n_first if n_first else np.nan,
-                     "step_conversion": step_conv, "median_seconds_from_previous": median})
-        prev_users = count
-    return pd.DataFrame(rows)
 
 
 def funnel(events, steps: Sequence[str], window, *, breakdown: str | None = None,
@@ -209,19 +224,33 @@ def funnel(events, steps: Sequence[str], window, *, breakdown: str | None = None
         ``users`` 0; ratios over zero users are NaN.
     """
     steps = _check_steps(steps)
-    users = funnel_users(events, steps, window, breakdown=breakdown,
-                         user_col=user_col, event_col=event_col, ts_col=ts_col)
-    if breakdown is None:
-        return _summarise(users, steps)
-    parts = []
-    for value, grp in users.groupby("breakdown", dropna=False, sort=True):
-        part = _summarise(grp, steps)
-        part.insert(0, "breakdown", None if pd.isna(value) else value)
-        parts.append(part)
-    if not parts:
-        return _summarise(users, steps).iloc[0:0].assign(breakdown=pd.Series(dtype=object))[
-            ["breakdown", "step", "event", "users", "conversion", "step_conversion", "median_seconds_from_previous"]]
-    return pd.concat(parts, ignore_index=True)
+    n = len(steps)
+    aggs = ", ".join(
+        [f"count(*) FILTER (WHERE level >= {k}) AS u{k}" for k in range(1, n + 1)]
+        + [f"quantile_cont(t{k} - t{k-1}, 0.5) FILTER (WHERE level >= {k}) AS m{k}" for k in range(2, n + 1)])
+    per_bd = _run_chains(events, steps, window, breakdown,
+                         {"user_col": user_col, "event_col": event_col, "ts_col": ts_col},
+                         f"SELECT bd, {aggs} FROM users GROUP BY bd", "SELECT bool_or(clash) FROM users")
+    if breakdown is None and per_bd.empty:
+        per_bd = pd.DataFrame([{"bd": None, **{f"u{k}": 0 for k in range(1, n + 1)}}])
+    rows = []
+    for rec in per_bd.sort_values("bd", na_position="last", kind="stable").to_dict("records"):
+        first = rec["u1"]
+        for k, name in enumerate(steps, start=1):
+            users = int(rec[f"u{k}"])
+            prev = int(rec[f"u{k-1}"]) if k > 1 else users
+            median = rec.get(f"m{k}") if k > 1 else None
+            rows.append({"breakdown": None if pd.isna(rec["bd"]) else rec["bd"], "step": k, "event": name,
+                         "users": users, "conversion": users / first if first else np.nan,
+                         "step_conversion": (1.0 if users else np.nan) if k == 1 else (users / prev if prev else np.nan),
+                         "median_seconds_from_previous": np.nan if median is None or pd.isna(median) else median / 1e6})
+    out = pd.DataFrame(rows, columns=["breakdown", "step", "event", "users", "conversion", "step_conversion",
+                                      "median_seconds_from_previous"])
+    out["users"] = out["users"].astype("int64")
+    out["step"] = out["step"].astype("int64")
+    for col in ("conversion", "step_conversion", "median_seconds_from_previous"):
+        out[col] = out[col].astype("float64")
+    return out if breakdown is not None else out.drop(columns="breakdown")
 
 
 _PERIOD_FREQ = {"day": "D", "week": "W-SUN", "month": "MS"}

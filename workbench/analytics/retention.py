@@ -38,37 +38,75 @@ def _period_start(period: str, idx: str) -> str:
     return f"make_timestamp(CAST(({idx}) // 12 AS BIGINT), CAST(({idx}) % 12 + 1 AS BIGINT), 1, 0, 0, 0)"
 
 
-def retention_sql(period: str, periods: int, start_event: str | None, return_event: str | None,
-                  mode: str, value_col: str | None = None) -> str:
-    start_filter = f"WHERE event = {literal(start_event)}" if start_event else ""
-    return_filter = f"AND e.event = {literal(return_event)}" if return_event else ""
-    pi = _period_index(period, "e.ts")
-    agg = "max(e.k)" if mode == "on_or_after" else "list(DISTINCT e.k)"
+_BITMASK_TYPES = ((63, "UBIGINT"), (127, "UHUGEINT"))
+
+
+def _grid_sql(period: str, periods: int, max_ts: str) -> str:
+    """Final select over CTEs ``sizes(c, cohort_size)`` and ``hits(c, k, users)``."""
     return f"""
-    WITH e0 AS (SELECT user_id, event, ts FROM ev WHERE user_id IS NOT NULL AND ts IS NOT NULL),
-    last AS (SELECT max(ts) AS max_ts FROM e0),
-    firsts AS (SELECT user_id, min(ts) AS first_ts FROM e0 {start_filter} GROUP BY user_id),
-    coh AS (SELECT user_id, {_period_index(period, 'first_ts')} AS c FROM firsts),
-    act AS (
-        SELECT coh.user_id, coh.c, {pi} - coh.c AS k
-        FROM e0 e JOIN coh USING (user_id)
-        WHERE {pi} - coh.c >= 1 {return_filter}
-    ),
-    hits AS (
-        SELECT c, k, count(DISTINCT user_id) AS users FROM (
-            {"SELECT user_id, c, max(k) AS mk FROM act GROUP BY user_id, c" if mode == "on_or_after"
-             else "SELECT DISTINCT user_id, c, k FROM act WHERE k <= " + str(periods)}
-        ) {", range(1, " + str(periods) + " + 1) r(k) WHERE mk >= r.k GROUP BY c, r.k" if mode == "on_or_after"
-           else " GROUP BY c, k"}
-    ),
-    sizes AS (SELECT c, count(*) AS cohort_size FROM coh GROUP BY c),
     grid AS (SELECT s.c, s.cohort_size, g.k FROM sizes s, range(0, {periods} + 1) g(k))
     SELECT {_period_start(period, 'grid.c')} AS cohort, grid.k AS period, grid.cohort_size,
            CASE WHEN grid.k = 0 THEN grid.cohort_size ELSE coalesce(h.users, 0) END AS users,
-           {_period_start(period, 'grid.c + grid.k + 1')} <= (SELECT max_ts FROM last) AS complete
+           {_period_start(period, 'grid.c + grid.k + 1')} <= {max_ts} AS complete
     FROM grid LEFT JOIN hits h ON h.c = grid.c AND h.k = grid.k
-    ORDER BY cohort, period
-    """
+    ORDER BY cohort, period"""
+
+
+def _bitmask_sql(period: str, periods: int, start_event, return_event, mode: str, base: int, bits: str,
+                 max_ts: str) -> str:
+    """One pass over the events: per user, the cohort period and a bitmask of the
+    periods with a return event (bit i = period base + i)."""
+    start = f"event = {literal(start_event)}" if start_event else "TRUE"
+    ret = f"event = {literal(return_event)}" if return_event else "TRUE"
+    one = f"1::{bits}"
+    test = (f"((m >> (c - {base} + r.k)::{bits}) & {one}) = {one}" if mode == "on"
+            else f"(m >> (c - {base} + r.k)::{bits}) <> 0::{bits}")
+    return f"""
+    WITH p AS (SELECT user_id, event, {_period_index(period, 'ts')} AS p FROM ev
+               WHERE user_id IS NOT NULL AND ts IS NOT NULL),
+    u AS (SELECT min(p) FILTER (WHERE {start}) AS c,
+                 coalesce(bit_or({one} << (p - {base})::{bits}) FILTER (WHERE {ret}), 0::{bits}) AS m
+          FROM p GROUP BY user_id),
+    coh AS (SELECT c, m FROM u WHERE c IS NOT NULL),
+    sizes AS (SELECT c, count(*) AS cohort_size FROM coh GROUP BY c),
+    hits AS (SELECT c, r.k, count(*) AS users FROM coh, range(1, {periods} + 1) r(k) WHERE {test} GROUP BY c, r.k),
+    {_grid_sql(period, periods, max_ts)}"""
+
+
+def _join_sql(period: str, periods: int, start_event, return_event, mode: str, max_ts: str) -> str:
+    """General form for spans too long for a bitmask: join events back to cohorts."""
+    start_filter = f"WHERE event = {literal(start_event)}" if start_event else ""
+    return_filter = f"AND e.event = {literal(return_event)}" if return_event else ""
+    pi = _period_index(period, "e.ts")
+    if mode == "on_or_after":
+        hits = (f"SELECT c, r.k, count(*) AS users FROM (SELECT user_id, c, max(k) AS mk FROM act GROUP BY user_id, c), "
+                f"range(1, {periods} + 1) r(k) WHERE mk >= r.k GROUP BY c, r.k")
+    else:
+        hits = f"SELECT c, k, count(DISTINCT user_id) AS users FROM act WHERE k <= {periods} GROUP BY c, k"
+    return f"""
+    WITH e0 AS (SELECT user_id, event, ts FROM ev WHERE user_id IS NOT NULL AND ts IS NOT NULL),
+    firsts AS (SELECT user_id, min(ts) AS first_ts FROM e0 {start_filter} GROUP BY user_id),
+    coh AS (SELECT user_id, {_period_index(period, 'first_ts')} AS c FROM firsts),
+    act AS (SELECT coh.user_id, coh.c, {pi} - coh.c AS k FROM e0 e JOIN coh USING (user_id)
+            WHERE {pi} - coh.c >= 1 {return_filter}),
+    hits AS ({hits}),
+    sizes AS (SELECT c, count(*) AS cohort_size FROM coh GROUP BY c),
+    {_grid_sql(period, periods, max_ts)}"""
+
+
+def retention_sql(rel, period: str, periods: int, start_event: str | None, return_event: str | None,
+                  mode: str) -> str:
+    """The retention query over view ``ev`` of ``rel``: a one-pass bitmask form when the
+    data spans at most 127 periods, else a join form. Both give the same answer."""
+    lo, hi, max_ts = rel.query(
+        "ev", f"SELECT min({_period_index(period, 'ts')}), max({_period_index(period, 'ts')}), max(ts) FROM ev "
+              "WHERE user_id IS NOT NULL").fetchall()[0]
+    max_lit = f"TIMESTAMP '{max_ts.isoformat(sep=' ')}'" if max_ts is not None else "NULL"
+    if lo is not None:
+        for width, bits in _BITMASK_TYPES:
+            if hi - lo <= width:
+                return _bitmask_sql(period, periods, start_event, return_event, mode, int(lo), bits, max_lit)
+    return _join_sql(period, periods, start_event, return_event, mode, max_lit)
 
 
 def retention(events, *, period: str = "week", periods: int = 12, start_event: str | None = None,
@@ -103,7 +141,7 @@ def retention(events, *, period: str = "week", periods: int = 12, start_event: s
     if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
         raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
     rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col})
-    out = rel.query("ev", retention_sql(period, periods, start_event, return_event, mode)).df()
+    out = rel.query("ev", retention_sql(rel, period, periods, start_event, return_event, mode)).df()
     out["cohort"] = pd.to_datetime(out["cohort"])
     for col in ("period", "cohort_size", "users"):
         out[col] = out[col].astype("int64")
