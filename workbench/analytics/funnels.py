@@ -89,33 +89,40 @@ def _chains_sql(steps: list[str], window_us: int, *, breakdown: bool, key: str, 
     bd = ", bd" if breakdown else ""
     where = (f"WHERE event IN ({', '.join(literal(s) for s in names)}) "
              "AND user_id IS NOT NULL AND ts IS NOT NULL")
+    # Per user, from their step-1 rows: first touch (ties in time: smallest value), first and last start.
+    is_first = f"event = {literal(steps[0])}"
+    touch = (f"min(struct_pack(t := t, n := bd IS NULL, b := bd)) FILTER (WHERE {is_first}).b AS bd"
+             if breakdown else "NULL::VARCHAR AS bd")
+    per_user = (f"{touch}, min(t) FILTER (WHERE {is_first}) AS entered, "
+                f"max(t) FILTER (WHERE {is_first}) AS last_start")
     if integer_ids:
         ctes = [f"base AS MATERIALIZED (SELECT user_id AS uk, user_id, event, ts AS t{bd} FROM ev {where})",
-                "ids AS (SELECT DISTINCT uk, user_id, FALSE AS clash FROM base)"]
+                f"ids AS (SELECT uk, min(user_id) AS user_id, FALSE AS clash, {per_user} FROM base GROUP BY uk)"]
     elif key == "hash":
         ctes = [f"base AS MATERIALIZED (SELECT {_HASH_SQL} AS uk, user_id, event, ts AS t{bd} FROM ev {where})",
-                "ids AS (SELECT uk, min(user_id) AS user_id, min(user_id) <> max(user_id) AS clash "
-                "FROM base GROUP BY uk)"]
+                "ids AS (SELECT uk, min(user_id) AS user_id, min(user_id) <> max(user_id) AS clash, "
+                f"{per_user} FROM base GROUP BY uk)"]
     else:
         ctes = [f"raw AS MATERIALIZED (SELECT user_id, event, ts AS t{bd} FROM ev {where})",
-                "ids AS MATERIALIZED (SELECT row_number() OVER () AS uk, user_id, FALSE AS clash "
+                "keys AS MATERIALIZED (SELECT row_number() OVER () AS uk, user_id "
                 "FROM (SELECT DISTINCT user_id FROM raw))",
-                f"base AS MATERIALIZED (SELECT ids.uk, raw.user_id, raw.event, raw.t{', raw.bd' if breakdown else ''} "
-                "FROM raw JOIN ids USING (user_id))"]
+                f"base AS MATERIALIZED (SELECT keys.uk, raw.user_id, raw.event, raw.t{', raw.bd' if breakdown else ''} "
+                "FROM raw JOIN keys USING (user_id))",
+                f"ids AS (SELECT uk, min(user_id) AS user_id, FALSE AS clash, {per_user} FROM base GROUP BY uk)"]
     for name, i in idx.items():
         if name in ranked:
             # r: the row's number among the user's rows of this event, in time order
-            ctes.append(f"n{i} AS (SELECT uk, t, row_number() OVER (PARTITION BY uk ORDER BY t) AS r{bd} "
+            ctes.append(f"n{i} AS (SELECT uk, t, row_number() OVER (PARTITION BY uk ORDER BY t) AS r "
                         f"FROM base WHERE event = {literal(name)})")
             ctes.append(f"f{i} AS (SELECT uk, t, min(r) AS r FROM n{i} GROUP BY uk, t)")
         else:
-            ctes.append(f"n{i} AS (SELECT uk, t{bd} FROM base WHERE event = {literal(name)})")
+            ctes.append(f"n{i} AS (SELECT uk, t FROM base WHERE event = {literal(name)})")
             ctes.append(f"f{i} AS (SELECT uk, t FROM n{i})")
     first = idx[steps[0]]
 
     carried = lambda k, p="": ", ".join(f"{p}t{j}{(', ' + p + 'r' + str(j)) if use_rank else ''}"  # noqa: E731
-                                        for j in range(1, k)) + (f", {p}bd" if breakdown else "")
-    ctes.append(f"a1 AS (SELECT uk, t AS t1{', r AS r1' if use_rank else ''}{bd} FROM n{first})")
+                                        for j in range(1, k))
+    ctes.append(f"a1 AS (SELECT uk, t AS t1{', r AS r1' if use_rank else ''} FROM n{first})")
     for k in range(2, n + 1):
         name, prev = steps[k - 1], steps[k - 2]
         i = idx[name]
@@ -141,14 +148,11 @@ def _chains_sql(steps: list[str], window_us: int, *, breakdown: bool, key: str, 
     level = " + ".join(["1"] + [f"(t{k} IS NOT NULL)::INTEGER" for k in range(2, n + 1)])
     tcols = ", ".join(f"t{k}" for k in range(1, n + 1))
     order = "struct_pack(level, neg := -t1" + (", nr := -r1)" if use_rank else ")")
-    first_touch = (", min(struct_pack(t := t1, n := bd IS NULL, b := bd)).b AS bd" if breakdown
-                   else ", NULL::VARCHAR AS bd")
-    ctes.append(
-        f"best AS (SELECT uk, arg_max(struct_pack(level, {tcols}), {order}) AS s, min(t1) AS entered, "
-        f"max(t1) AS last_start{first_touch} FROM (SELECT *, {level} AS level FROM a{n}) GROUP BY uk)")
+    ctes.append(f"best AS (SELECT uk, arg_max(struct_pack(level, {tcols}), {order}) AS s "
+                f"FROM (SELECT *, {level} AS level FROM a{n}) GROUP BY uk)")
     sel = ", ".join(f"best.s.t{k} AS t{k}" for k in range(1, n + 1))
-    ctes.append(f"users AS (SELECT best.uk, ids.user_id, ids.clash, best.bd, best.s.level AS level, {sel}, "
-                "best.entered, best.last_start FROM best JOIN ids USING (uk))")
+    ctes.append(f"users AS (SELECT best.uk, ids.user_id, ids.clash, ids.bd, best.s.level AS level, {sel}, "
+                "ids.entered, ids.last_start FROM best JOIN ids USING (uk))")
     return "WITH " + ",\n".join(ctes)
 
 

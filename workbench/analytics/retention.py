@@ -20,22 +20,40 @@ PERIODS = ("day", "week", "month")
 MODES = ("on", "on_or_after")
 
 
-def _period_index(period: str, col: str) -> str:
-    """SQL: the integer index of the calendar period containing ``col``."""
+_DAY_US = 86_400_000_000
+_WEEK_US = 7 * _DAY_US
+_MONDAY_US = 4 * _DAY_US  # 1970-01-05, the first Monday after the epoch
+
+
+def _floor_div(x: str, d: int, offset: int = 0, nonnegative: bool = False) -> str:
+    v = f"({x} - {offset})" if offset else x
+    if nonnegative:  # integer division truncates toward zero: the same as floor here
+        return f"({v} // {d})"
+    return f"({v} // {d} - CASE WHEN {v} % {d} < 0 THEN 1 ELSE 0 END)"
+
+
+def _period_index(period: str, us: str, nonnegative: bool = False) -> str:
+    """SQL: the integer index of the UTC calendar period containing ``us`` (epoch microseconds).
+    ``nonnegative``: every ``us`` is known to be at or after the first period boundary."""
     if period == "day":
-        return f"(epoch_us(date_trunc('day', {col})) // 86400000000)"
+        return _floor_div(us, _DAY_US, nonnegative=nonnegative)
     if period == "week":
-        # 1970-01-05 was a Monday: count whole weeks from there.
-        return f"((epoch_us(date_trunc('week', {col})) - 345600000000) // 604800000000)"
-    return f"(year({col}) * 12 + month({col}) - 1)"
+        return _floor_div(us, _WEEK_US, _MONDAY_US, nonnegative)
+    return f"(year(make_timestamp({us})) * 12 + month(make_timestamp({us})) - 1)"
+
+
+def _period_start_us(period: str, idx: str) -> str:
+    """SQL: epoch microseconds of the start of period ``idx``."""
+    if period == "day":
+        return f"(({idx}) * {_DAY_US})"
+    if period == "week":
+        return f"(({idx}) * {_WEEK_US} + {_MONDAY_US})"
+    return (f"epoch_us(make_timestamp(CAST(({idx}) // 12 AS BIGINT), CAST(({idx}) % 12 + 1 AS BIGINT), "
+            "1, 0, 0, 0))")
 
 
 def _period_start(period: str, idx: str) -> str:
-    if period == "day":
-        return f"make_timestamp(({idx}) * 86400000000)"
-    if period == "week":
-        return f"make_timestamp(({idx}) * 604800000000 + 345600000000)"
-    return f"make_timestamp(CAST(({idx}) // 12 AS BIGINT), CAST(({idx}) % 12 + 1 AS BIGINT), 1, 0, 0, 0)"
+    return f"make_timestamp({_period_start_us(period, idx)})"
 
 
 _BITMASK_TYPES = ((63, "UBIGINT"), (127, "UHUGEINT"))
@@ -47,26 +65,26 @@ def _grid_sql(period: str, periods: int, max_ts: str) -> str:
     grid AS (SELECT s.c, s.cohort_size, g.k FROM sizes s, range(0, {periods} + 1) g(k))
     SELECT {_period_start(period, 'grid.c')} AS cohort, grid.k AS period, grid.cohort_size,
            CASE WHEN grid.k = 0 THEN grid.cohort_size ELSE coalesce(h.users, 0) END AS users,
-           {_period_start(period, 'grid.c + grid.k + 1')} <= {max_ts} AS complete
+           {_period_start_us(period, 'grid.c + grid.k + 1')} <= {max_ts} AS complete
     FROM grid LEFT JOIN hits h ON h.c = grid.c AND h.k = grid.k
     ORDER BY cohort, period"""
 
 
 def _bitmask_sql(period: str, periods: int, start_event, return_event, mode: str, base: int, bits: str,
-                 max_ts: str) -> str:
+                 max_ts: str, nonnegative: bool) -> str:
     """One pass over the events: per user, the cohort period and a bitmask of the
     periods with a return event (bit i = period base + i)."""
-    start = f"event = {literal(start_event)}" if start_event else "TRUE"
-    ret = f"event = {literal(return_event)}" if return_event else "TRUE"
     one = f"1::{bits}"
+    first = f"min(p) FILTER (WHERE event = {literal(start_event)})" if start_event else "min(p)"
+    mask = f"bit_or({one} << (p - {base})::{bits})"
+    mask = f"coalesce({mask} FILTER (WHERE event = {literal(return_event)}), 0::{bits})" if return_event else mask
     test = (f"((m >> (c - {base} + r.k)::{bits}) & {one}) = {one}" if mode == "on"
             else f"(m >> (c - {base} + r.k)::{bits}) <> 0::{bits}")
+    event = ", event" if start_event or return_event else ""
     return f"""
-    WITH p AS (SELECT user_id, event, {_period_index(period, 'ts')} AS p FROM ev
+    WITH p AS (SELECT user_id{event}, {_period_index(period, 'ts', nonnegative)} AS p FROM ev
                WHERE user_id IS NOT NULL AND ts IS NOT NULL),
-    u AS (SELECT min(p) FILTER (WHERE {start}) AS c,
-                 coalesce(bit_or({one} << (p - {base})::{bits}) FILTER (WHERE {ret}), 0::{bits}) AS m
-          FROM p GROUP BY user_id),
+    u AS (SELECT {first} AS c, {mask} AS m FROM p GROUP BY user_id),
     coh AS (SELECT c, m FROM u WHERE c IS NOT NULL),
     sizes AS (SELECT c, count(*) AS cohort_size FROM coh GROUP BY c),
     hits AS (SELECT c, r.k, count(*) AS users FROM coh, range(1, {periods} + 1) r(k) WHERE {test} GROUP BY c, r.k),
@@ -98,14 +116,15 @@ def retention_sql(rel, period: str, periods: int, start_event: str | None, retur
                   mode: str) -> str:
     """The retention query over view ``ev`` of ``rel``: a one-pass bitmask form when the
     data spans at most 127 periods, else a join form. Both give the same answer."""
-    lo, hi, max_ts = rel.query(
-        "ev", f"SELECT min({_period_index(period, 'ts')}), max({_period_index(period, 'ts')}), max(ts) FROM ev "
-              "WHERE user_id IS NOT NULL").fetchall()[0]
-    max_lit = f"TIMESTAMP '{max_ts.isoformat(sep=' ')}'" if max_ts is not None else "NULL"
+    lo, hi, min_ts, max_ts = rel.query(
+        "ev", f"SELECT {_period_index(period, 'min(ts)')}, {_period_index(period, 'max(ts)')}, min(ts), max(ts) "
+              "FROM ev WHERE user_id IS NOT NULL AND ts IS NOT NULL").fetchall()[0]
+    max_lit = str(int(max_ts)) if max_ts is not None else "NULL"
     if lo is not None:
         for width, bits in _BITMASK_TYPES:
             if hi - lo <= width:
-                return _bitmask_sql(period, periods, start_event, return_event, mode, int(lo), bits, max_lit)
+                return _bitmask_sql(period, periods, start_event, return_event, mode, int(lo), bits, max_lit,
+                                    nonnegative=min_ts >= _MONDAY_US)
     return _join_sql(period, periods, start_event, return_event, mode, max_lit)
 
 
@@ -140,7 +159,7 @@ def retention(events, *, period: str = "week", periods: int = 12, start_event: s
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
         raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
-    rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col})
+    rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col}, time="epoch_us")
     out = rel.query("ev", retention_sql(rel, period, periods, start_event, return_event, mode)).df()
     out["cohort"] = pd.to_datetime(out["cohort"])
     for col in ("period", "cohort_size", "users"):
@@ -192,7 +211,8 @@ def revenue_curve(events, *, period: str = "week", periods: int = 12, start_even
         raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
     if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
         raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
-    rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col, "revenue": revenue_col})
+    rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col, "revenue": revenue_col},
+                      time="epoch_us")
     start_filter = f"WHERE event = {literal(start_event)}" if start_event else ""
     pi = _period_index(period, "e.ts")
     sql = f"""
@@ -206,7 +226,7 @@ def revenue_curve(events, *, period: str = "week", periods: int = 12, start_even
     grid AS (SELECT s.c, s.cohort_size, g.k FROM sizes s, range(0, {periods} + 1) g(k))
     SELECT {_period_start(period, 'grid.c')} AS cohort, grid.k AS period, grid.cohort_size,
            coalesce(r.revenue, 0) AS revenue,
-           {_period_start(period, 'grid.c + grid.k + 1')} <= (SELECT max(ts) FROM e0) AS complete
+           {_period_start_us(period, 'grid.c + grid.k + 1')} <= (SELECT max(ts) FROM e0) AS complete
     FROM grid LEFT JOIN rev r ON r.c = grid.c AND r.k = grid.k ORDER BY cohort, period
     """
     out = rel.query("ev", sql).df()
