@@ -77,6 +77,16 @@ def chdb_task(task: str, path: str):
     raise SystemExit(f"unknown task {task}")
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM). getrusage's ru_maxrss would also
+    count the parent's memory at fork time."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     engine, task, path = sys.argv[1:4]
     repeats = int(sys.argv[4]) if len(sys.argv) > 4 else 3
@@ -86,7 +96,7 @@ def main() -> None:
         t0 = time.perf_counter()
         result = fn(task, path)
         times.append(time.perf_counter() - t0)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(json.dumps({"seconds": statistics.median(times), "peak_mb": peak_mb, "result": result}))
 
 

@@ -21,6 +21,7 @@ from .analytics import segments as segments_mod
 from .analytics.segments import SegmentSpec, segment_spec
 from .config import Settings, get_settings
 from .definitions import SavedCohorts, SavedFunnels, SavedSegments
+from .predictions import ForecastRun, Predictions
 from .events import EventStore, IngestReport, check_brand_name, connect
 from .storage import Database
 from .storage import repositories as repo
@@ -124,6 +125,16 @@ class BrandScope:
     def segments(self) -> SavedSegments:
         """Saved segments: create / list / update / delete / members / size / calculate."""
         return SavedSegments(self)
+
+    @property
+    def predictions(self) -> Predictions:
+        """Stored forecasts: create / create_many / list / get."""
+        return Predictions(self)
+
+    def forecast(self, metric: str = "revenue", horizon: int = 90, **kwargs) -> ForecastRun:
+        """Forecast a daily metric with Prophet, backtest it against seasonal naive, and store
+        the prediction (see :meth:`Predictions.create`)."""
+        return self.predictions.create(metric, horizon, **kwargs)
 
     # -- analytics --------------------------------------------------------------
     def _segment_spec(self, segment) -> SegmentSpec:

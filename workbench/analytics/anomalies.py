@@ -90,7 +90,7 @@ def as_daily_series(series, *, ds_col: str = "ds", y_col: str = "y", fill: float
 
 
 def anomalies(series, *, threshold: float = 3.5, period: int = 7, ds_col: str = "ds", y_col: str = "y",
-              method: str = "robust") -> pd.DataFrame:
+              method: str = "robust", interval_width: float = 0.99) -> pd.DataFrame:
     """Flag unusual days in a daily series.
 
     The series is decomposed into trend + weekly seasonality + residual (STL with a
@@ -107,8 +107,10 @@ def anomalies(series, *, threshold: float = 3.5, period: int = 7, ds_col: str = 
     period : int
         Seasonal period in days (7: weekly).
     method : {"robust", "prophet"}
-        ``"prophet"`` flags days outside a Prophet forecast interval instead (see
-        :func:`workbench.analytics.forecasting`); needs the forecasting module.
+        ``"prophet"`` fits Prophet to the series and flags days outside its
+        ``interval_width`` interval (default 0.99); ``score`` is then the distance from
+        ``expected`` in units of the interval's half-width, so |score| > 1 is outside
+        (``threshold`` is not used).
 
     Returns
     -------
@@ -120,8 +122,10 @@ def anomalies(series, *, threshold: float = 3.5, period: int = 7, ds_col: str = 
     InsufficientDataError
         Fewer than two seasonal cycles (14 days by default) of data.
     """
-    if method != "robust":
-        raise InvalidInputError(f"method must be 'robust', got {method!r}")
+    if method not in ("robust", "prophet"):
+        raise InvalidInputError(f"method must be 'robust' or 'prophet', got {method!r}")
+    if method == "prophet":
+        return _prophet_anomalies(series, ds_col, y_col, interval_width)
     if not np.isfinite(threshold) or threshold <= 0:
         raise InvalidInputError(f"threshold must be a positive number, got {threshold!r}")
     s = as_daily_series(series, ds_col=ds_col, y_col=y_col)
@@ -144,3 +148,16 @@ def anomalies(series, *, threshold: float = 3.5, period: int = 7, ds_col: str = 
     out["score"] = score
     out["is_anomaly"] = np.abs(np.nan_to_num(score)) > threshold
     return out
+
+
+def _prophet_anomalies(series, ds_col: str, y_col: str, interval_width: float) -> pd.DataFrame:
+    from .forecasting import in_sample  # Prophet is imported only when asked for
+
+    fit = in_sample(series, ds_col=ds_col, y_col=y_col, interval_width=interval_width)
+    half = (fit["yhat_upper"] - fit["yhat_lower"]) / 2
+    dev = fit["y"] - fit["yhat"]
+    score = np.where(half > 0, dev / half.where(half > 0, 1.0), np.where(dev == 0, 0.0, np.sign(dev) * np.inf))
+    outside = (fit["y"] < fit["yhat_lower"]) | (fit["y"] > fit["yhat_upper"])
+    return pd.DataFrame({"ds": fit["ds"], "value": fit["y"], "expected": fit["yhat"],
+                         "score": np.where(fit["y"].notna(), score, np.nan),
+                         "is_anomaly": outside.fillna(False).to_numpy() & fit["y"].notna().to_numpy()})
