@@ -7,6 +7,7 @@ out of the fit (Prophet handles gaps), not invented.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import multiprocessing
@@ -298,6 +299,20 @@ def forecast_many(series: dict, horizon: int, *, n_jobs: int | None = None, back
     if n_jobs == 1 or len(jobs) <= 1:
         results = map(_one, jobs)
         return {k: (fc, bt, err) for k, fc, bt, err in results}
-    # "spawn": forking a process that already runs DuckDB or CmdStan threads can deadlock the child.
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return {k: (fc, bt, err) for k, fc, bt, err in pool.map(_one, jobs, chunksize=max(1, len(jobs) // (4 * n_jobs)))}
+    pool = _pool(n_jobs)
+    return {k: (fc, bt, err) for k, fc, bt, err in pool.map(_one, jobs, chunksize=max(1, len(jobs) // (4 * n_jobs)))}
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(n_jobs: int) -> ProcessPoolExecutor:
+    """A worker pool kept for the life of the process: starting workers (importing pandas
+    and Prophet) costs seconds, more than dozens of fits."""
+    pool = _POOLS.get(n_jobs)
+    if pool is None:
+        # "spawn": forking a process that already runs DuckDB or CmdStan threads can deadlock the child.
+        pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"))
+        _POOLS[n_jobs] = pool
+        atexit.register(pool.shutdown, wait=False, cancel_futures=True)
+    return pool
