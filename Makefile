@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: install demo test lab bench clean
+.PHONY: install demo test lab flows bench clean
 
 install: $(STAMP)
 
@@ -29,8 +29,12 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL tests skip without a server,
 lab: $(STAMP)  ## JupyterLab with the workbench kernel
 	$(BIN)/jupyter lab notebooks
 
-bench: $(STAMP)
+flows: $(STAMP)  ## serve every Prefect deployment on its schedule (flows/serve.py)
+	$(BIN)/workbench flows serve
+
+bench: $(STAMP)  ## analytics vs chdb at 10M and 50M rows, then forecasts per second
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/forecasts.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .hypothesis

@@ -15,7 +15,12 @@ import sqlalchemy as sa
 
 import workbench as wb
 
+# Prefect: no telemetry, a private home, patience for the ephemeral server. Set before prefect is imported.
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_HOME", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".prefect"))
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 ADMIN_URL = os.environ.get("WORKBENCH_TEST_POSTGRES_URL",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -56,3 +61,12 @@ def postgres_url():
             {"n": name})
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server for the whole session (it takes 15-30 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -21,7 +21,7 @@ def test_bad_brand_is_a_clear_error(tmp_path, capsys):
 
 
 def test_demo_command_prints_summaries(tmp_path, capsys):
-    assert main(["--home", str(tmp_path / "data"), "demo", "--brands", "1", "--users", "300", "--days", "35"]) == 0
+    assert main(["--home", str(tmp_path / "data"), "demo", "--brands", "1", "--users", "300", "--days", "35", "--no-reports"]) == 0
     out = capsys.readouterr().out
     assert "Funnel (7-day window)" in out and "add_to_cart" in out
     assert "Weekly retention" in out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -56,7 +57,50 @@ def cmd_demo(args) -> int:
         table = ret.pivot(index="cohort", columns="period", values="rate").head(6)
         print(table.to_string(float_format=lambda v: f"{v:.1%}"))
     print(f"\nevents stored under {ws.store.root}; application database {ws.db.engine.url}")
+    if args.reports:
+        brand = sorted(demo.events["brand"].unique())[0]
+        print(f"\nrendering reports for {brand}:")
+        for name in ("funnel", "retention", "prediction"):
+            run = ws.brand(brand).report(name)
+            print(f"  {name:<11} {run.html_path}  ({run.duration_seconds:.1f} s)")
     ws.close()
+    return 0
+
+
+def _parse_value(text: str):
+    """A -p value: JSON when it parses (numbers, lists, true/false, null), else the plain string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def cmd_report(args) -> int:
+    from .reports import ReportFailedError
+    params = {}
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"error: -p takes key=value, got {item!r}", file=sys.stderr)
+            return 2
+        params[key.strip()] = _parse_value(value)
+    ws = _open(args)
+    try:
+        run = ws.brand(args.brand).report(args.name, **params)
+    except ReportFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ws.close()
+    print(f"{run.name} for {run.brand}: {run.status} in {run.duration_seconds:.1f} s (report {run.id})")
+    print(f"html:     {run.html_path}")
+    print(f"notebook: {run.notebook_path}")
+    return 0
+
+
+def cmd_flows(args) -> int:
+    from flows.serve import serve_all  # the deployments and schedules, declared in one place
+    serve_all()
     return 0
 
 
@@ -94,7 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=5000)
     p.add_argument("--days", type=int, default=120)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-reports", dest="reports", action="store_false",
+                   help="only ingest and print summaries; do not render the HTML reports")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("report", help="run a report notebook to self-contained HTML and record it")
+    p.add_argument("name", help="funnel, retention, prediction or kpi")
+    p.add_argument("--brand", required=True)
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="notebook parameter (JSON values: -p horizon=30 -p 'steps=[\"view\", \"purchase\"]')")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("flows", help="Prefect flows")
+    p.add_argument("action", choices=["serve"], help="serve every deployment on its schedule")
+    p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("db", help="application database migrations")
     p.add_argument("action", choices=["upgrade", "current"])

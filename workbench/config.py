@@ -16,6 +16,10 @@ Environment variables (all optional):
     Folder for rendered reports (default: ``$WORKBENCH_HOME/reports``).
 ``WORKBENCH_MAX_FUTURE_SKEW_HOURS``
     Events stamped later than now + this many hours are rejected (default 24).
+``WORKBENCH_NOTEBOOKS_PATH``
+    Folder of the report notebooks (default: ``notebooks/reports`` of this checkout).
+``WORKBENCH_TASK_RUNNER``
+    ``threads`` (default) or ``dask``: how flows fan out over brands.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ class Settings(BaseSettings):
     events_path: Path | None = None
     reports_path: Path | None = None
     max_future_skew_hours: float = 24.0
+    notebooks_path: Path | None = None
+    task_runner: str = "threads"
 
     @property
     def resolved_database_url(self) -> str:
@@ -51,6 +57,10 @@ class Settings(BaseSettings):
     @property
     def resolved_reports_path(self) -> Path:
         return (self.reports_path or self.home / "reports").resolve()
+
+    @property
+    def resolved_notebooks_path(self) -> Path:
+        return (self.notebooks_path or Path(__file__).resolve().parents[1] / "notebooks" / "reports").resolve()
 
     @property
     def quarantine_path(self) -> Path:

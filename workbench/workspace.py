@@ -16,7 +16,7 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from . import analytics
+from . import analytics, reports
 from .analytics import segments as segments_mod
 from .analytics.segments import SegmentSpec, segment_spec
 from .config import Settings, get_settings
@@ -160,6 +160,24 @@ class BrandScope:
         return analytics.funnel(self.scoped_events(segment=segment, since=since, until=until), steps, window,
                                 breakdown=breakdown)
 
+    def funnel_dropoff(self, steps, window, *, segment=None, since=None, until=None) -> pd.DataFrame:
+        """:func:`workbench.analytics.funnel_dropoff` (drop-offs vs users still in their window)."""
+        return analytics.funnel_dropoff(self.scoped_events(segment=segment, since=since, until=until), steps, window)
+
+    def time_to_convert(self, steps, window, *, segment=None, since=None, until=None) -> pd.DataFrame:
+        """:func:`workbench.analytics.time_to_convert` over this brand's events."""
+        return analytics.time_to_convert(self.scoped_events(segment=segment, since=since, until=until), steps, window)
+
+    def funnel_over_time(self, steps, window, *, period: str = "week", segment=None, since=None,
+                         until=None) -> pd.DataFrame:
+        """:func:`workbench.analytics.funnel_over_time` over this brand's events."""
+        return analytics.funnel_over_time(self.scoped_events(segment=segment, since=since, until=until), steps,
+                                          window, period=period)
+
+    def revenue_curve(self, *, segment=None, since=None, until=None, **kwargs) -> pd.DataFrame:
+        """:func:`workbench.analytics.revenue_curve` (cumulative revenue per cohort user)."""
+        return analytics.revenue_curve(self.scoped_events(segment=segment, since=since, until=until), **kwargs)
+
     def retention(self, *, segment=None, since=None, until=None, **kwargs) -> pd.DataFrame:
         """:func:`workbench.analytics.retention` over this brand's events."""
         return analytics.retention(self.scoped_events(segment=segment, since=since, until=until), **kwargs)
@@ -182,6 +200,23 @@ class BrandScope:
         """Anomalies in one of this brand's daily metrics."""
         daily = self.daily_metrics([metric], segment=segment, since=since, until=until)
         return analytics.anomalies(daily[metric], **kwargs)
+
+    def anomaly_digest(self, metrics: list[str], *, segment=None, since=None, until=None,
+                       **kwargs) -> pd.DataFrame:
+        """Anomalies of several daily metrics in one long frame (``metric`` first)."""
+        daily = self.daily_metrics(metrics, segment=segment, since=since, until=until)
+        parts = [analytics.anomalies(daily[m], **kwargs).assign(metric=m) for m in metrics]
+        out = pd.concat(parts, ignore_index=True)
+        return out[["metric", "ds", "value", "expected", "score", "is_anomaly"]]
+
+    # -- reports ----------------------------------------------------------------
+    def report(self, name: str, **parameters) -> "reports.ReportRun":
+        """Run report notebook ``name`` (funnel, retention, prediction, kpi) to HTML and record it."""
+        return reports.run_report(self, name, parameters)
+
+    def reports(self) -> pd.DataFrame:
+        """This brand's report runs, newest first."""
+        return reports.list_reports(self)
 
 
 def open_workspace(home: str | Path | None = None, *, database_url: str | None = None,

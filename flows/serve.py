@@ -1,0 +1,21 @@
+"""Every deployment and its schedule, declared in one place. `workbench flows serve` runs them."""
+from __future__ import annotations
+
+from .recalculate import recalculate
+from .reports import build_reports
+
+# (flow, deployment name, cron schedule in UTC, parameters)
+SCHEDULES = [
+    (recalculate, "nightly-recalculation", "0 3 * * *", {"forecast_metrics": ["revenue", "active_users"]}),
+    (build_reports, "weekly-reports", "0 6 * * 1", {}),
+]
+
+
+def deployments() -> list:
+    return [f.to_deployment(name=name, cron=cron, parameters=params) for f, name, cron, params in SCHEDULES]
+
+
+def serve_all() -> None:
+    from prefect import serve
+
+    serve(*deployments())

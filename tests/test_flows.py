@@ -1,0 +1,41 @@
+"""Prefect flows under a real (ephemeral) Prefect server."""
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench.datasets import generate_events
+from workbench.storage.models import AnalysisResult, Prediction
+
+
+@pytest.mark.slow
+def test_recalculation_continues_past_a_failing_brand(prefect_harness, tmp_path):
+    from flows.recalculate import recalculate
+
+    home = str(tmp_path / "data")
+    ws = wb.open(home)
+    for brand, frame in generate_events(brands=2, users=300, days=45, seed=8).events.groupby("brand"):
+        ws.brand(brand).ingest(frame)
+        ws.brand(brand).funnels.create("shop", steps=["view", "purchase"], window="1d")
+    # too little history to forecast: this brand fails, is retried, and is reported
+    ws.brand("tiny").ingest(pd.DataFrame({"user_id": ["u"] * 3, "event": ["view"] * 3,
+                                          "ts": ["2026-01-01", "2026-01-02", "2026-01-03"]}))
+    summary = recalculate(home=home, horizon=7)
+    assert set(summary) == {"acme", "globex", "tiny"}
+    assert "at least 14 days" in summary["tiny"]["error"]
+    for brand in ("acme", "globex"):
+        assert summary[brand]["funnels"] == 1 and len(summary[brand]["predictions"]) == 1
+        assert ws.brand(brand).funnels.latest("shop") is not None
+    with ws.db.session() as s:
+        outcomes = {(r.brand_id, r.parameters["status"]) for r in s.query(AnalysisResult).filter_by(kind="recalculation")}
+        assert (ws.brand("tiny").id, "failed") in outcomes and (ws.brand("acme").id, "ok") in outcomes
+        assert s.query(Prediction).count() == 2
+    ws.close()
+
+
+def test_every_deployment_has_a_schedule():
+    from flows.serve import SCHEDULES, deployments
+
+    deps = deployments()
+    assert {d.name for d in deps} == {name for _, name, _, _ in SCHEDULES}
+    for d in deps:
+        assert d.schedules and d.schedules[0].schedule.cron

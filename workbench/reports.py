@@ -1,0 +1,169 @@
+"""Report notebooks: run with papermill, render to self-contained HTML, record the run.
+
+A report is a notebook in ``notebooks/reports`` with a ``parameters`` cell. Running it
+writes the executed notebook and an HTML file (code hidden, charts embedded, nothing
+fetched from the network) under ``<reports>/<brand>/``, and records the run (parameters,
+status, duration, paths) so that it can be shared and commented on. A failed run is
+recorded with its error and keeps the partly executed notebook.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .errors import InvalidInputError, NotFoundError, WorkbenchError
+from .storage.models import Report, ReportStatus
+
+if TYPE_CHECKING:
+    from .workspace import BrandScope
+
+__all__ = ["REPORTS", "ReportRun", "ReportFailedError", "available_reports", "report_parameters", "run_report",
+           "render_html", "list_reports"]
+
+log = logging.getLogger(__name__)
+
+REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction": "prediction.ipynb",
+           "kpi": "kpi_digest.ipynb"}
+TEMPLATES = Path(__file__).parent / "templates"
+# Parameters the runner fills in itself, so that the notebook opens the same workspace.
+_WORKSPACE_PARAMS = ("brand", "home", "database_url")
+
+
+class ReportFailedError(WorkbenchError):
+    """A report notebook raised; the run is recorded as FAILED with the partial notebook."""
+
+
+@dataclass
+class ReportRun:
+    id: int
+    name: str
+    brand: str
+    status: str
+    parameters: dict
+    html_path: Path | None
+    notebook_path: Path | None
+    duration_seconds: float
+    error: str | None = None
+
+
+def available_reports(notebooks: Path) -> dict[str, Path]:
+    return {name: notebooks / file for name, file in REPORTS.items() if (notebooks / file).exists()}
+
+
+def report_parameters(path: Path) -> dict[str, dict]:
+    """The notebook's declared parameters: ``{name: {"default", "type", "help"}}``."""
+    import papermill as pm
+
+    return {name: {"default": p["default"], "type": p["inferred_type_name"], "help": p["help"]}
+            for name, p in pm.inspect_notebook(str(path)).items()}
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import find_kernel_specs
+
+    return "workbench" if "workbench" in find_kernel_specs() else "python3"
+
+
+def render_html(notebook_path: Path, html_path: Path) -> Path:
+    """Self-contained HTML of an executed notebook, code cells hidden."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="workbench_report", extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook_path), as_version=4))
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None = None, *,
+               raise_on_failure: bool = True) -> ReportRun:
+    """Execute report ``name`` for the brand with ``parameters`` (the others keep their defaults).
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown report or parameter (the message lists the valid ones).
+    ReportFailedError
+        The notebook raised (when ``raise_on_failure``); the run is recorded either way.
+    """
+    import papermill as pm
+
+    settings = scope.workspace.settings
+    reports = available_reports(settings.resolved_notebooks_path)
+    if name not in reports:
+        raise InvalidInputError(f"unknown report {name!r}; available: {', '.join(sorted(reports)) or '(none)'}")
+    declared = report_parameters(reports[name])
+    params = dict(parameters or {})
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise InvalidInputError(f"report {name!r} has no parameter(s) {unknown}; it takes: "
+                                f"{', '.join(k for k in declared if k not in _WORKSPACE_PARAMS)}")
+    params.update(brand=scope.name, home=str(settings.home.resolve()))
+    if settings.database_url:
+        params["database_url"] = settings.database_url
+    out_dir = settings.resolved_reports_path / scope.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    nb_path = out_dir / f"{name}-{stamp}.ipynb"
+    html_path = out_dir / f"{name}-{stamp}.html"
+    shown = {k: v for k, v in params.items() if k not in ("home", "database_url")}
+    with scope.workspace.db.session() as s:
+        row = Report(brand_id=scope.id, name=name, parameters=shown, status=ReportStatus.RUNNING)
+        s.add(row)
+        s.flush()
+        report_id = row.id
+    started = time.perf_counter()
+    error = None
+    try:
+        pm.execute_notebook(str(reports[name]), str(nb_path), parameters=params, kernel_name=_kernel_name(),
+                            progress_bar=False, cwd=str(out_dir))
+        render_html(nb_path, html_path)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, then re-raised as ours
+        # papermill's error carries the notebook's own exception; that is what the analyst needs
+        error = (f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})" if hasattr(exc, "ename")
+                 else f"{type(exc).__name__}: {exc}")
+        log.error("report %s for %s failed: %s", name, scope.name, error)
+    duration = time.perf_counter() - started
+    status = ReportStatus.FAILED if error else ReportStatus.SUCCEEDED
+    with scope.workspace.db.session() as s:
+        row = s.get(Report, report_id)
+        row.status, row.error, row.duration_seconds = status, error, duration
+        row.notebook_path = str(nb_path) if nb_path.exists() else None
+        row.html_path = str(html_path) if html_path.exists() else None
+        row.finished_at = datetime.now(timezone.utc)
+    run = ReportRun(id=report_id, name=name, brand=scope.name, status=status.value, parameters=shown,
+                    html_path=html_path if html_path.exists() else None,
+                    notebook_path=nb_path if nb_path.exists() else None, duration_seconds=duration, error=error)
+    if error and raise_on_failure:
+        raise ReportFailedError(f"report {name!r} for {scope.name!r} failed (run {report_id}, partial notebook "
+                                f"{run.notebook_path}): {error}")
+    return run
+
+
+def list_reports(scope: "BrandScope"):
+    """The brand's report runs, newest first."""
+    import pandas as pd
+
+    with scope.workspace.db.session() as s:
+        rows = s.scalars(sa.select(Report).where(Report.brand_id == scope.id)
+                         .order_by(Report.started_at.desc(), Report.id.desc())).all()
+        return pd.DataFrame([{"id": r.id, "name": r.name, "status": r.status.value, "parameters": r.parameters,
+                              "duration_seconds": r.duration_seconds, "html_path": r.html_path,
+                              "started_at": r.started_at, "error": r.error} for r in rows],
+                            columns=["id", "name", "status", "parameters", "duration_seconds", "html_path",
+                                     "started_at", "error"])
+
+
+def get_report(scope: "BrandScope", report_id: int) -> Report:
+    with scope.workspace.db.session() as s:
+        row = s.scalar(sa.select(Report).where(Report.brand_id == scope.id, Report.id == report_id))
+        if row is None:
+            raise NotFoundError(f"no report {report_id} for brand {scope.name!r}")
+        return row
