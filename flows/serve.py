@@ -1,6 +1,7 @@
 """Every deployment and its schedule, declared in one place. `workbench flows serve` runs them."""
 from __future__ import annotations
 
+from .generation_batch import generation_batch
 from .recalculate import recalculate
 from .reports import build_reports
 
@@ -8,6 +9,7 @@ from .reports import build_reports
 SCHEDULES = [
     (recalculate, "nightly-recalculation", "0 3 * * *", {"forecast_metrics": ["revenue", "active_users"]}),
     (build_reports, "weekly-reports", "0 6 * * 1", {}),
+    (generation_batch, "generation-batch", "*/5 * * * *", {"chunks": 2, "chunk_size": 50}),
 ]
 
 

@@ -25,3 +25,15 @@ def test_demo_command_prints_summaries(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Funnel (7-day window)" in out and "add_to_cart" in out
     assert "Weekly retention" in out
+
+
+def test_studio_commands(tmp_path, capsys):
+    home = ["--home", str(tmp_path / "data")]
+    assert main(home + ["studio", "request", "--brand", "acme", "--type", "TEMPLATE", "--prompt", "a page",
+                        "-p", "sections=2", "--count", "3"]) == 0
+    assert main(home + ["studio", "run", "--brand", "acme"]) == 0
+    assert "3 succeeded, 0 failed" in capsys.readouterr().out
+    assert main(home + ["studio", "list", "--brand", "acme"]) == 0
+    assert capsys.readouterr().out.count("SUCCEEDED") == 3
+    assert main(home + ["studio", "request", "--brand", "acme", "--type", "GIF", "--prompt", "x"]) == 2
+    assert "unknown generation type" in capsys.readouterr().err

@@ -39,3 +39,22 @@ def test_every_deployment_has_a_schedule():
     assert {d.name for d in deps} == {name for _, name, _, _ in SCHEDULES}
     for d in deps:
         assert d.schedules and d.schedules[0].schedule.cron
+
+
+@pytest.mark.slow
+def test_generation_batch_flow_runs_everything_once_and_reruns_safely(prefect_harness, tmp_path):
+    from flows.generation_batch import generation_batch
+
+    from .studio import conftest as studio_conftest  # noqa: F401 - registers the "flaky" provider
+
+    home = str(tmp_path / "data")
+    ws = wb.open(home)
+    st = ws.brand("acme").studio
+    ids = [st.request("TEMPLATE", f"page {i}") for i in range(25)]
+    ids.append(st.request("IMAGE_2D", "permanent", provider="flaky"))
+    totals = generation_batch(chunks=2, chunk_size=5, home=home)
+    assert totals["claimed"] == 26 and totals["succeeded"] == 25 and totals["failed"] == 1
+    again = generation_batch(chunks=2, chunk_size=5, home=home)
+    assert again["claimed"] == 0
+    assert sorted(st.list()["id"]) == sorted(ids)
+    ws.close()

@@ -98,6 +98,29 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_studio(args) -> int:
+    ws = _open(args)
+    st = ws.brand(args.brand).studio
+    try:
+        if args.action == "request":
+            params = {k: _parse_value(v) for k, _, v in (p.partition("=") for p in args.param or [])}
+            for _ in range(args.count):
+                gid = st.request(args.type, args.prompt, params, author=args.author, provider=args.provider)
+                print(f"generation {gid}: PENDING")
+        elif args.action == "list":
+            pd.set_option("display.width", 200)
+            print(st.list(status=args.status)[["id", "type", "status", "attempts", "cost", "duration_seconds",
+                                               "prompt", "error"]].to_string(index=False))
+        else:
+            pending = len(st.list(status="PENDING"))
+            with _progress_bar(pending or None, "generations") as bar:
+                result = st.run(concurrency=args.concurrency, progress=bar.update)
+            print(f"{result.succeeded} succeeded, {result.failed} failed, {result.skipped} skipped")
+    finally:
+        ws.close()
+    return 0
+
+
 def cmd_flows(args) -> int:
     from flows.serve import serve_all  # the deployments and schedules, declared in one place
     serve_all()
@@ -148,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="notebook parameter (JSON values: -p horizon=30 -p 'steps=[\"view\", \"purchase\"]')")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("studio", help="AI Studio: request, list and run generations")
+    p.add_argument("action", choices=["request", "list", "run"])
+    p.add_argument("--brand", required=True)
+    p.add_argument("--type", default="IMAGE_2D", help="IMAGE_2D, MODEL_3D, ANIMATION or TEMPLATE")
+    p.add_argument("--prompt", default="")
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="generation parameter")
+    p.add_argument("--author", default=None)
+    p.add_argument("--provider", default="local")
+    p.add_argument("--count", type=int, default=1, help="request this many copies")
+    p.add_argument("--status", default=None, help="list only this status")
+    p.add_argument("--concurrency", type=int, default=4)
+    p.set_defaults(func=cmd_studio)
 
     p = sub.add_parser("flows", help="Prefect flows")
     p.add_argument("action", choices=["serve"], help="serve every deployment on its schedule")

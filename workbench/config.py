@@ -18,6 +18,9 @@ Environment variables (all optional):
     Events stamped later than now + this many hours are rejected (default 24).
 ``WORKBENCH_NOTEBOOKS_PATH``
     Folder of the report notebooks (default: ``notebooks/reports`` of this checkout).
+``WORKBENCH_PROVIDERS``
+    JSON: options of each generation provider, e.g.
+    ``{"openai-images": {"base_url": "https://api.openai.com/v1", "api_key": "..."}}``.
 ``WORKBENCH_TASK_RUNNER``
     ``threads`` (default) or ``dask``: how flows fan out over brands.
 """
@@ -42,6 +45,7 @@ class Settings(BaseSettings):
     reports_path: Path | None = None
     max_future_skew_hours: float = 24.0
     notebooks_path: Path | None = None
+    providers: dict[str, dict] = Field(default_factory=dict)
     task_runner: str = "threads"
 
     @property

@@ -38,10 +38,12 @@ class Workspace:
         self.settings = settings
         self.db = Database(settings.resolved_database_url)
         if migrate:
-            self.db.upgrade()
+            self.db.ensure_schema()
         self.store = EventStore(settings.resolved_events_path, settings.quarantine_path,
                                 max_future_skew=timedelta(hours=settings.max_future_skew_hours))
         self._con: duckdb.DuckDBPyConnection | None = None
+        # provider name -> constructor options (URLs, keys)
+        self.provider_config: dict[str, dict] = {k: dict(v) for k, v in settings.providers.items()}
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -49,6 +51,11 @@ class Workspace:
         if self._con is None:
             self._con = connect()
         return self._con
+
+    @property
+    def artifacts_path(self) -> Path:
+        """Where generation artifacts are written (one folder per brand id)."""
+        return self.settings.home.resolve() / "artifacts"
 
     def brand(self, name: str) -> "BrandScope":
         """A scope limited to brand ``name`` (created on first use)."""
@@ -125,6 +132,12 @@ class BrandScope:
     def segments(self) -> SavedSegments:
         """Saved segments: create / list / update / delete / members / size / calculate."""
         return SavedSegments(self)
+
+    @property
+    def studio(self) -> "Studio":
+        """AI Studio: generations, budgets, versions, collections, analytics."""
+        from .studio import Studio
+        return Studio(self)
 
     @property
     def predictions(self) -> Predictions:

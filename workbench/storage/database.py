@@ -7,6 +7,7 @@ the same file at once.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +25,7 @@ __all__ = ["Database", "MIGRATIONS_PATH"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS_PATH = Path(__file__).parent / "migrations"
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -83,13 +85,18 @@ class Database:
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema to ``revision`` (default: the newest)."""
         cfg = self._alembic_config()
-        with self.engine.begin() as conn:
+        with _ALEMBIC_LOCK, self.engine.begin() as conn:  # alembic's command API keeps module-level state
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
+    def ensure_schema(self) -> None:
+        """Migrate to the newest revision unless already there (cheap when up to date)."""
+        if self.current_revision() != self.head_revision():
+            self.upgrade()
+
     def downgrade(self, revision: str = "base") -> None:
         cfg = self._alembic_config()
-        with self.engine.begin() as conn:
+        with _ALEMBIC_LOCK, self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, revision)
 
