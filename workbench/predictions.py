@@ -12,7 +12,8 @@ from .analytics import forecasting
 from .analytics.forecasting import BacktestResult, json_records
 from .analytics.metrics import METRICS
 from .errors import InvalidInputError, NotFoundError
-from .storage.models import Prediction
+from .storage import repositories as repo
+from .storage.models import Prediction, SegmentDefinition
 
 if TYPE_CHECKING:
     from .workspace import BrandScope
@@ -64,13 +65,9 @@ class Predictions:
         settings.update({"folds": folds, "backtest_horizon": backtest_horizon or min(horizon, 28),
                          "history_start": str(history["ds"].iloc[0].date()),
                          "history_end": str(history["ds"].iloc[-1].date())})
-        segment_id = None
-        if isinstance(segment, str):
-            with self.scope.workspace.db.session() as s:
-                from .storage.models import SegmentDefinition
-                segment_id = s.scalar(sa.select(SegmentDefinition.id).where(
-                    SegmentDefinition.brand_id == self.scope.id, SegmentDefinition.name == segment))
         with self.scope.workspace.db.session() as s:
+            segment_id = (repo.DefinitionRepository(s, SegmentDefinition, self.scope.id).get(segment).id
+                          if isinstance(segment, str) else None)
             row = Prediction(brand_id=self.scope.id, metric=metric, segment_id=segment_id, horizon=horizon,
                              settings=settings, forecast=json_records(fc), scores=bt.to_dict() if bt else {})
             s.add(row)
