@@ -77,6 +77,21 @@ def test_funnel_report_numbers_equal_the_api(demo):
 
 
 @pytest.mark.slow
+def test_retention_and_kpi_reports_show_the_api_numbers(demo):
+    acme = demo.brand("acme")
+    html = acme.report("retention", periods=4).html_path.read_text()
+    table = acme.retention(period="week", periods=4)
+    assert f"<strong>{table['cohort'].nunique()}</strong>" in html
+    assert f"<strong>{int(table.loc[table.period == 0, 'cohort_size'].sum()):,}</strong>" in html
+    for users in wb.analytics.retention_curve(table)["users"]:  # the average-curve table, in full
+        assert f"<td>{users}</td>" in html
+    kpi = acme.report("kpi").html_path.read_text()
+    digest = acme.anomaly_digest(["active_users", "sessions", "purchases", "revenue", "signups", "conversion_rate"])
+    flagged = int(digest["is_anomaly"].sum())
+    assert (f"{flagged} unusual day(s)" in kpi) if flagged else ("No unusual days" in kpi)
+
+
+@pytest.mark.slow
 def test_a_failed_run_is_recorded_with_its_partial_notebook(demo):
     acme = demo.brand("acme")
     with pytest.raises(ReportFailedError, match="2 to 20 steps"):

@@ -53,9 +53,7 @@ class CohortSpec(BaseModel):
 def _validate(model: type[BaseModel], data: dict) -> BaseModel:
     try:
         return model.model_validate(data)
-    except (ValidationError, InvalidInputError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
+    except ValidationError as exc:  # our own errors raised in validators arrive wrapped in it too
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors())
         raise InvalidInputError(f"invalid {model.__name__.removesuffix('Spec').lower()} definition: {problems}") from exc
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
 import pandas as pd
@@ -25,6 +25,9 @@ from .predictions import ForecastRun, Predictions
 from .events import EventStore, IngestReport, check_brand_name, connect
 from .storage import Database
 from .storage import repositories as repo
+
+if TYPE_CHECKING:
+    from .studio import Studio
 
 __all__ = ["Workspace", "BrandScope", "open_workspace"]
 

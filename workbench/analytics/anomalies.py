@@ -43,8 +43,8 @@ def _fit_and_score(values: np.ndarray, period: int, threshold: float, trend: int
     trend = trend or _odd(4 * period)
     flagged = np.zeros(values.size, dtype=bool)
     max_flags = max(3, values.size // 10)
+    x = values
     while True:
-        x = values if not flagged.any() else np.where(flagged, expected, values)
         fit = STL(x, period=period, seasonal=_odd(3 * period), trend=trend).fit()
         expected = np.asarray(fit.trend) + np.asarray(fit.seasonal)
         resid = values - expected
@@ -57,6 +57,7 @@ def _fit_and_score(values: np.ndarray, period: int, threshold: float, trend: int
         if candidates[worst] <= threshold or flagged.sum() >= max_flags:
             return expected, score
         flagged[worst] = True
+        x = np.where(flagged, expected, values)
 
 
 def as_daily_series(series, *, ds_col: str = "ds", y_col: str = "y", fill: float | None = None) -> pd.Series:

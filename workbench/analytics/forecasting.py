@@ -142,7 +142,8 @@ def forecast(series, horizon: int, *, ds_col: str = "ds", y_col: str = "y", **op
     ------
     InsufficientDataError
         Fewer than 14 days with values. A constant series is not an error: its
-        forecast is the constant, with a zero-width interval.
+        forecast is the constant, with a zero-width interval. Negative values (refunds)
+        are fitted as they are; only ``log_transform`` refuses them (InvalidInputError).
     """
     horizon = _check_horizon(horizon)
     settings = _settings(options)

@@ -120,8 +120,10 @@ def _chains_sql(steps: list[str], window_us: int, *, breakdown: bool, key: str, 
             ctes.append(f"f{i} AS (SELECT uk, t FROM n{i})")
     first = idx[steps[0]]
 
-    carried = lambda k, p="": ", ".join(f"{p}t{j}{(', ' + p + 'r' + str(j)) if use_rank else ''}"  # noqa: E731
-                                        for j in range(1, k))
+    def carried(k: int, p: str = "") -> str:
+        """The columns every chain step passes on: the times (and row numbers) of steps 1..k-1."""
+        return ", ".join(f"{p}t{j}" + (f", {p}r{j}" if use_rank else "") for j in range(1, k))
+
     ctes.append(f"a1 AS (SELECT uk, t AS t1{', r AS r1' if use_rank else ''} FROM n{first})")
     for k in range(2, n + 1):
         name, prev = steps[k - 1], steps[k - 2]
