@@ -6,7 +6,6 @@ with a message naming the field before anything is stored.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -16,15 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .analytics._inputs import parse_window
 from .analytics.funnels import MAX_STEPS, MIN_STEPS
 from .analytics.segments import SegmentSpec, segment_spec
-from .errors import InvalidInputError
+from .errors import InvalidInputError, invalid_input
+from .records import frame_to_records, records_to_frame
 from .storage import repositories as repo
 from .storage.models import CohortDefinition, FunnelDefinition, SegmentDefinition
 
 if TYPE_CHECKING:
     from .workspace import BrandScope
 
-__all__ = ["FunnelSpec", "CohortSpec", "SavedFunnels", "SavedCohorts", "SavedSegments", "frame_to_records",
-           "records_to_frame"]
+__all__ = ["FunnelSpec", "CohortSpec", "SavedFunnels", "SavedCohorts", "SavedSegments"]
 
 
 class FunnelSpec(BaseModel):
@@ -54,21 +53,7 @@ def _validate(model: type[BaseModel], data: dict) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:  # our own errors raised in validators arrive wrapped in it too
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors())
-        raise InvalidInputError(f"invalid {model.__name__.removesuffix('Spec').lower()} definition: {problems}") from exc
-
-
-def frame_to_records(df: pd.DataFrame) -> list[dict]:
-    """JSON-safe records (ISO timestamps, NaN as null) for storing a result frame."""
-    return json.loads(df.to_json(orient="records", date_format="iso"))
-
-
-def records_to_frame(records: list[dict], date_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(records)
-    for col in date_columns:
-        if col in df:
-            df[col] = pd.to_datetime(df[col]).dt.tz_localize(None) if len(df) else df[col]
-    return df
+        raise invalid_input(exc, f"{model.__name__.removesuffix('Spec').lower()} definition") from exc
 
 
 class _Saved:

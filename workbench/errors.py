@@ -15,7 +15,14 @@ __all__ = [
     "TransientProviderError",
     "PermanentProviderError",
     "StorageError",
+    "invalid_input",
 ]
+
+
+def invalid_input(exc, what: str) -> "InvalidInputError":
+    """An InvalidInputError naming every field pydantic refused (``exc``: a ValidationError)."""
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+    return InvalidInputError(f"invalid {what}: {problems}")
 
 
 class WorkbenchError(Exception):

@@ -9,9 +9,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .analytics import forecasting
-from .analytics.forecasting import BacktestResult, json_records
+from .analytics.forecasting import BacktestResult
 from .analytics.metrics import METRICS
 from .errors import InvalidInputError, NotFoundError
+from .records import frame_to_records, records_to_frame
 from .storage import repositories as repo
 from .storage.models import Prediction, SegmentDefinition
 
@@ -69,7 +70,7 @@ class Predictions:
             segment_id = (repo.DefinitionRepository(s, SegmentDefinition, self.scope.id).get(segment).id
                           if isinstance(segment, str) else None)
             row = Prediction(brand_id=self.scope.id, metric=metric, segment_id=segment_id, horizon=horizon,
-                             settings=settings, forecast=json_records(fc), scores=bt.to_dict() if bt else {})
+                             settings=settings, forecast=frame_to_records(fc), scores=bt.to_dict() if bt else {})
             s.add(row)
             s.flush()
             pid = row.id
@@ -109,8 +110,6 @@ class Predictions:
                                                      Prediction.id == prediction_id))
             if r is None:
                 raise NotFoundError(f"no prediction {prediction_id} for brand {self.scope.name!r}")
-            fc = pd.DataFrame.from_records(r.forecast)
-            if len(fc):
-                fc["ds"] = pd.to_datetime(fc["ds"]).dt.tz_localize(None)
+            fc = records_to_frame(r.forecast, ("ds",))
             return {"id": r.id, "metric": r.metric, "horizon": r.horizon, "settings": r.settings,
                     "forecast": fc, "scores": r.scores, "created_at": r.created_at}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .definitions import frame_to_records
+from .records import frame_to_records
 from .storage import repositories as repo
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InsufficientDataError, InvalidInputError
+from ..errors import InsufficientDataError, InvalidInputError, invalid_input
+from ..records import frame_to_records
 from .anomalies import as_daily_series
 
 __all__ = ["ForecastSettings", "forecast", "backtest", "seasonal_naive", "forecast_many", "BacktestResult",
@@ -48,8 +49,7 @@ def _settings(options: dict) -> ForecastSettings:
     try:
         return ForecastSettings(**options)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidInputError(f"invalid forecast settings: {problems}") from exc
+        raise invalid_input(exc, "forecast settings") from exc
 
 
 def _quiet_prophet():
@@ -202,12 +202,7 @@ class BacktestResult:
         return str(s.idxmin())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"folds": json_records(self.folds), "summary": json_records(self.summary)}
-
-
-def json_records(df: pd.DataFrame) -> list[dict]:
-    import json
-    return json.loads(df.to_json(orient="records", date_format="iso"))
+        return {"folds": frame_to_records(self.folds), "summary": frame_to_records(self.summary)}
 
 
 def backtest(series, horizon: int, *, folds: int = 3, step: int | None = None, ds_col: str = "ds",

@@ -20,6 +20,13 @@ PERIODS = ("day", "week", "month")
 MODES = ("on", "on_or_after")
 
 
+def _check_periods(period: str, periods) -> None:
+    if period not in PERIODS:
+        raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
+        raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
+
+
 _DAY_US = 86_400_000_000
 _WEEK_US = 7 * _DAY_US
 _MONDAY_US = 4 * _DAY_US  # 1970-01-05, the first Monday after the epoch
@@ -153,12 +160,9 @@ def retention(events, *, period: str = "week", periods: int = 12, start_event: s
         ``cohort_size``, ``users``, ``rate`` (users / cohort_size) and ``complete``
         (False while period cohort+k has not fully elapsed before the last event).
     """
-    if period not in PERIODS:
-        raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+    _check_periods(period, periods)
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
-        raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
     rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col}, time="epoch_us")
     out = rel.query("ev", retention_sql(rel, period, periods, start_event, return_event, mode)).df()
     out["cohort"] = pd.to_datetime(out["cohort"])
@@ -207,10 +211,7 @@ def revenue_curve(events, *, period: str = "week", periods: int = 12, start_even
         ``cohort``, ``period``, ``cohort_size``, ``revenue`` (in that period),
         ``cumulative_revenue``, ``revenue_per_user`` (cumulative / cohort size) and ``complete``.
     """
-    if period not in PERIODS:
-        raise InvalidInputError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
-    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
-        raise InvalidInputError(f"periods must be a non-negative integer, got {periods!r}")
+    _check_periods(period, periods)
     rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col, "revenue": revenue_col},
                       time="epoch_us")
     start_filter = f"WHERE event = {literal(start_event)}" if start_event else ""

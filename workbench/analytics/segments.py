@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, invalid_input
 from ._inputs import as_relation, literal, quote
 
 __all__ = ["PropertyCondition", "BehaviourCondition", "SegmentSpec", "segment_spec", "segment_users",
@@ -76,8 +76,7 @@ def segment_spec(value) -> SegmentSpec:
     try:
         return SegmentSpec.model_validate(value)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidInputError(f"invalid segment definition: {problems}") from exc
+        raise invalid_input(exc, "segment definition") from exc
 
 
 def _sql_value(v: Any) -> str:

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InvalidInputError
+from ..errors import invalid_input
 from ..storage.models import GenerationType
 
 __all__ = ["ImageParams", "ModelParams", "AnimationParams", "TemplateParams", "validate_params"]
@@ -49,5 +49,4 @@ def validate_params(gen_type: GenerationType, params: dict | None) -> dict:
     try:
         return PARAMS[gen_type](**(params or {})).model_dump()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidInputError(f"invalid parameters for {gen_type.value}: {problems}") from exc
+        raise invalid_input(exc, f"parameters for {gen_type.value}") from exc
