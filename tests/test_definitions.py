@@ -40,7 +40,9 @@ def test_bad_definitions_are_refused_before_storing(acme):
         acme.funnels.create("f", steps=["a", "b"], window="-1d")
     with pytest.raises(InvalidInputError, match="period"):
         acme.cohorts.create("c", period="fortnight")
-    assert acme.funnels.list().empty and acme.cohorts.list().empty
+    with pytest.raises(InvalidInputError, match="colour"):
+        acme.segments.create("s", conditions=[{"kind": "property", "field": "country", "value": "FR"}], colour="red")
+    assert acme.funnels.list().empty and acme.cohorts.list().empty and acme.segments.list().empty
 
 
 def test_segments_filter_every_analysis(acme):

@@ -186,12 +186,6 @@ class SavedSegments(_Saved):
     """Saved segments; ``calculate`` stores the size, ``members`` lists the users."""
     model, spec_model, kind = SegmentDefinition, SegmentSpec, "segment"
 
-    def create(self, name: str, conditions=None, match: str = "all", **_) -> SegmentSpec:  # noqa: D102
-        spec = segment_spec({"conditions": conditions, "match": match})
-        with self.db.session() as s:
-            self._repo(s).create(name, **self._to_row(spec, s))
-        return spec
-
     def _to_row(self, spec: SegmentSpec, session) -> dict:
         return {"conditions": [c.model_dump(mode="json") for c in spec.conditions], "match": spec.match}
 

@@ -218,8 +218,7 @@ class Studio:
         if df.empty:
             return pd.DataFrame(columns=[by, "generations", "succeeded", "failed", "cancelled", "success_rate",
                                          "cost", "p50_duration", "p95_duration"])
-        df["day"] = pd.to_datetime(df["created_at"]).dt.tz_localize(None).dt.normalize() \
-            if pd.to_datetime(df["created_at"]).dt.tz is not None else pd.to_datetime(df["created_at"]).dt.normalize()
+        df["day"] = pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None).dt.normalize()
         grouped = df.groupby(by)
         out = pd.DataFrame({
             "generations": grouped.size(),
