@@ -21,6 +21,7 @@ from .analytics import segments as segments_mod
 from .analytics.segments import SegmentSpec, segment_spec
 from .config import Settings, get_settings
 from .definitions import SavedCohorts, SavedFunnels, SavedSegments
+from .errors import NotFoundError
 from .predictions import ForecastRun, Predictions
 from .events import EventStore, IngestReport, check_brand_name, connect
 from .storage import Database
@@ -119,6 +120,17 @@ class BrandScope:
                ) -> duckdb.DuckDBPyRelation:
         """This brand's events (``since <= ts < until``) as a DuckDB relation; ``.df()`` for pandas."""
         return self.workspace.store.relation(self.workspace.con, self.name, since=since, until=until)
+
+    def events_table(self, con=None):
+        """This brand's events as an Ibis table on ``con`` (an Ibis connection; default: a new
+        in-memory DuckDB one). Pass it to :mod:`workbench.analytics` to run the portable
+        path, e.g. on Spark with ``con = workbench.spark.connect(spark)``."""
+        import ibis
+
+        if not self.workspace.store.files(self.name):
+            raise NotFoundError(f"brand {self.name!r} has no events yet: ingest some first")
+        con = con if con is not None else ibis.duckdb.connect()
+        return con.read_parquet(str(self.workspace.store.brand_dir(self.name) / "*.parquet"))
 
     # -- saved definitions ------------------------------------------------------
     @property

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
+from . import portable
 from ._inputs import as_relation, literal, parse_window, quote, source_relation
 
 __all__ = ["funnel", "funnel_users", "funnel_over_time", "time_to_convert", "funnel_dropoff", "MIN_STEPS",
@@ -178,6 +179,11 @@ def _run_chains(events, steps: list[str], window, breakdown: str | None, cols: d
     raise AssertionError("dense keys cannot collide")  # pragma: no cover
 
 
+def us_to_datetime(values: pd.Series) -> pd.Series:
+    """Epoch microseconds (nullable) as UTC timestamps, exactly (no float rounding)."""
+    return pd.to_datetime(values.astype("Int64"), unit="us", utc=True).astype("datetime64[ns, UTC]")
+
+
 def funnel_users(events, steps: Sequence[str], window, *, breakdown: str | None = None,
                  user_col: str = "user_id", event_col: str = "event", ts_col: str = "ts") -> pd.DataFrame:
     """Per-user funnel progress.
@@ -192,12 +198,14 @@ def funnel_users(events, steps: Sequence[str], window, *, breakdown: str | None 
     """
     steps = _check_steps(steps)
     cols = {"user_col": user_col, "event_col": event_col, "ts_col": ts_col}
+    if portable.is_ibis_table(events):
+        return portable.funnel_users(events, steps, parse_window(window), breakdown=breakdown, cols=cols)
     tcols = ", ".join(f"t{k}" for k in range(1, len(steps) + 1))
     out = _run_chains(events, steps, window, breakdown, cols,
                       f"SELECT user_id, bd AS breakdown, level, {tcols}, entered, last_start FROM users",
                       "SELECT bool_or(clash) FROM users")
     for col in [f"t{k}" for k in range(1, len(steps) + 1)] + ["entered", "last_start"]:
-        out[col] = pd.to_datetime(out[col], unit="us", utc=True)
+        out[col] = us_to_datetime(out[col])
     out["level"] = out["level"].astype("int64")
     return out.sort_values("user_id", kind="stable").reset_index(drop=True)
 
@@ -230,14 +238,23 @@ def funnel(events, steps: Sequence[str], window, *, breakdown: str | None = None
         ``users`` 0; ratios over zero users are NaN.
     """
     steps = _check_steps(steps)
+    cols = {"user_col": user_col, "event_col": event_col, "ts_col": ts_col}
+    if portable.is_ibis_table(events):
+        return portable.funnel(events, steps, parse_window(window), breakdown=breakdown, cols=cols)
     n = len(steps)
     aggs = ", ".join(
         [f"count(*) FILTER (WHERE level >= {k}) AS u{k}" for k in range(1, n + 1)]
         + [f"quantile_cont(t{k} - t{k-1}, 0.5) FILTER (WHERE level >= {k}) AS m{k}" for k in range(2, n + 1)])
-    per_bd = _run_chains(events, steps, window, breakdown,
-                         {"user_col": user_col, "event_col": event_col, "ts_col": ts_col},
+    per_bd = _run_chains(events, steps, window, breakdown, cols,
                          f"SELECT bd, {aggs} FROM users GROUP BY bd", "SELECT bool_or(clash) FROM users")
-    if breakdown is None and per_bd.empty:
+    return summary_frame(per_bd, steps, breakdown is not None)
+
+
+def summary_frame(per_bd: pd.DataFrame, steps: list[str], has_breakdown: bool) -> pd.DataFrame:
+    """The funnel table from per-breakdown aggregates ``bd, u1..un`` (users reaching each
+    step) and ``m2..mn`` (median microseconds from the previous step). Shared by every engine."""
+    n = len(steps)
+    if not has_breakdown and per_bd.empty:
         per_bd = pd.DataFrame([{"bd": None, **{f"u{k}": 0 for k in range(1, n + 1)}}])
     rows = []
     for rec in per_bd.sort_values("bd", na_position="last", kind="stable").to_dict("records"):
@@ -256,7 +273,7 @@ def funnel(events, steps: Sequence[str], window, *, breakdown: str | None = None
     out["step"] = out["step"].astype("int64")
     for col in ("conversion", "step_conversion", "median_seconds_from_previous"):
         out[col] = out[col].astype("float64")
-    return out if breakdown is not None else out.drop(columns="breakdown")
+    return out if has_breakdown else out.drop(columns="breakdown")
 
 
 _PERIOD_FREQ = {"day": "D", "week": "W-SUN", "month": "MS"}
@@ -328,7 +345,10 @@ def funnel_dropoff(events, steps: Sequence[str], window, *, as_of=None, **cols) 
     steps = _check_steps(steps)
     window_td = parse_window(window)
     users = funnel_users(events, steps, window_td, **cols)
-    if as_of is None:
+    if as_of is None and portable.is_ibis_table(events):
+        last = portable.last_event_us(events, cols.get("ts_col", "ts"))
+        as_of = pd.Timestamp(last, unit="us", tz="UTC") if last is not None else pd.Timestamp.now(tz="UTC")
+    elif as_of is None:
         rel = as_relation(events, required={"user_id": cols.get("user_col", "user_id"),
                                             "event": cols.get("event_col", "event"), "ts": cols.get("ts_col", "ts")})
         last = rel.query("ev", "SELECT max(ts) FROM ev").fetchall()[0][0]

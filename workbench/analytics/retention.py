@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import InvalidInputError
+from . import portable
 from ._inputs import as_relation, literal
 
 __all__ = ["retention", "retention_curve", "revenue_curve", "PERIODS", "MODES"]
@@ -163,9 +164,13 @@ def retention(events, *, period: str = "week", periods: int = 12, start_event: s
     _check_periods(period, periods)
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if portable.is_ibis_table(events):
+        return portable.retention(events, period=period, periods=periods, start_event=start_event,
+                                  return_event=return_event, mode=mode,
+                                  cols={"user_col": user_col, "event_col": event_col, "ts_col": ts_col})
     rel = as_relation(events, required={"user_id": user_col, "event": event_col, "ts": ts_col}, time="epoch_us")
     out = rel.query("ev", retention_sql(rel, period, periods, start_event, return_event, mode)).df()
-    out["cohort"] = pd.to_datetime(out["cohort"])
+    out["cohort"] = pd.to_datetime(out["cohort"]).astype("datetime64[ns]")
     for col in ("period", "cohort_size", "users"):
         out[col] = out[col].astype("int64")
     out["rate"] = out["users"] / out["cohort_size"]
@@ -231,7 +236,7 @@ def revenue_curve(events, *, period: str = "week", periods: int = 12, start_even
     FROM grid LEFT JOIN rev r ON r.c = grid.c AND r.k = grid.k ORDER BY cohort, period
     """
     out = rel.query("ev", sql).df()
-    out["cohort"] = pd.to_datetime(out["cohort"])
+    out["cohort"] = pd.to_datetime(out["cohort"]).astype("datetime64[ns]")
     out["period"] = out["period"].astype("int64")
     out["cohort_size"] = out["cohort_size"].astype("int64")
     out["cumulative_revenue"] = out.groupby("cohort")["revenue"].cumsum()

@@ -1,0 +1,148 @@
+"""The portable (Ibis) path returns exactly what the DuckDB fast path returns.
+
+On DuckDB through Ibis: many random logs (hypothesis). On PySpark in local[2] mode: a
+fixture log of a few thousand events, every funnel and retention variant (slow-marked;
+CI runs it and fails when Spark cannot start).
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from datetime import datetime, timedelta
+
+import ibis
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench.analytics import funnel, funnel_dropoff, funnel_users, retention
+from workbench.datasets import generate_events
+from workbench.errors import InvalidInputError, MissingColumnsError
+
+from ..conftest import IN_CI
+
+T0 = datetime(2026, 1, 1)
+names = st.sampled_from(["a", "b", "c"])
+rows_st = st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), names, st.integers(0, 12),
+                             st.sampled_from(["x", "y", None])), max_size=14)
+
+
+def _frame(rows):
+    return pd.DataFrame({"user_id": [r[0] for r in rows], "event": [r[1] for r in rows],
+                         "ts": pd.to_datetime([T0 + timedelta(minutes=r[2]) for r in rows]).tz_localize("UTC"),
+                         "plan": [r[3] for r in rows]})
+
+
+def _ibis_duckdb(frame: pd.DataFrame):
+    con = ibis.duckdb.connect()
+    con.con.register("events", frame)
+    return con.table("events")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=rows_st, steps=st.lists(names, min_size=2, max_size=4), window=st.integers(1, 8),
+       breakdown=st.sampled_from([None, "plan"]))
+def test_funnel_portable_equals_fast_path(rows, steps, window, breakdown):
+    frame = _frame(rows)
+    table = _ibis_duckdb(frame)
+    w = timedelta(minutes=window)
+    pd.testing.assert_frame_equal(funnel(table, steps, w, breakdown=breakdown),
+                                  funnel(frame, steps, w, breakdown=breakdown))
+    pd.testing.assert_frame_equal(funnel_users(table, steps, w, breakdown=breakdown),
+                                  funnel_users(frame, steps, w, breakdown=breakdown))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3", "u4"]), st.sampled_from(["s", "r"]),
+                               st.integers(-40, 70)), min_size=1, max_size=20),
+       period=st.sampled_from(["day", "week", "month"]), mode=st.sampled_from(["on", "on_or_after"]),
+       start=st.sampled_from([None, "s"]), ret=st.sampled_from([None, "r"]))
+def test_retention_portable_equals_fast_path(rows, period, mode, start, ret):
+    # days before 1970 too: floor division and calendar months must hold for negative times
+    base = pd.Timestamp("1970-01-20", tz="UTC") if rows[0][2] < 0 else pd.Timestamp(T0, tz="UTC")
+    frame = pd.DataFrame({"user_id": [r[0] for r in rows], "event": [r[1] for r in rows],
+                          "ts": [base + pd.Timedelta(days=r[2], hours=5) for r in rows]})
+    kwargs = dict(period=period, periods=4, mode=mode, start_event=start, return_event=ret)
+    pd.testing.assert_frame_equal(retention(_ibis_duckdb(frame), **kwargs), retention(frame, **kwargs))
+
+
+def test_memtable_runs_on_ibis_default_backend():
+    frame = _frame([("u1", "a", 0, "x"), ("u1", "b", 3, "x"), ("u2", "a", 1, None)])
+    got = funnel(ibis.memtable(frame), ["a", "b"], "1h")
+    assert got["users"].tolist() == [2, 1]
+
+
+def test_portable_bad_input():
+    frame = _frame([("u1", "a", 0, "x")])
+    with pytest.raises(MissingColumnsError, match="missing"):
+        funnel(_ibis_duckdb(frame.drop(columns="ts")), ["a", "b"], "1h")
+    with pytest.raises(InvalidInputError, match="must be a timestamp"):
+        funnel(_ibis_duckdb(frame.assign(ts="2026-01-01")), ["a", "b"], "1h")
+    with pytest.raises(InvalidInputError, match="not bound to a backend"):
+        funnel(ibis.table({"user_id": "string", "event": "string", "ts": "timestamp"}, name="t"), ["a", "b"], "1h")
+    with pytest.raises(InvalidInputError, match="neither a column"):
+        funnel(_ibis_duckdb(frame.drop(columns="plan")), ["a", "b"], "1h", breakdown="plan")
+    with pytest.raises(InvalidInputError, match="2 to 20 steps"):
+        funnel(_ibis_duckdb(frame), ["a"], "1h")
+
+
+def test_brand_events_table_runs_portable(ws):
+    data = generate_events(brands=1, users=300, days=30, seed=3)
+    brand = data.events["brand"].iloc[0]
+    acme = ws.brand(brand)
+    acme.ingest(data.events)
+    steps = ["view", "add_to_cart", "purchase"]
+    pd.testing.assert_frame_equal(funnel(acme.events_table(), steps, "7d", breakdown="country"),
+                                  acme.funnel(steps, "7d", breakdown="country"))
+
+
+# ----------------------------------------------------------------------------- Spark
+
+def _spark_unavailable() -> str | None:
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install 'workbench[spark]')"
+    if shutil.which("java") is None:
+        return "no Java runtime for Spark"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark_con():
+    reason = _spark_unavailable()
+    if reason:
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: the Spark test must run)")
+        pytest.skip(reason)
+    from workbench.spark import connect, local_session
+
+    spark = local_session(2)
+    yield connect(spark)
+    spark.stop()
+
+
+@pytest.fixture(scope="module")
+def fixture_log():
+    data = generate_events(brands=2, users=400, days=70, seed=11)
+    return data.events
+
+
+@pytest.mark.slow
+def test_pyspark_equals_duckdb(spark_con, fixture_log):
+    events = fixture_log
+    spark_con._session.createDataFrame(events).createOrReplaceTempView("wb_events")
+    table = spark_con.table("wb_events")
+    steps = ["view", "add_to_cart", "checkout", "purchase"]
+    for breakdown in (None, "brand", "properties.country"):
+        pd.testing.assert_frame_equal(funnel(table, steps, "7d", breakdown=breakdown),
+                                      funnel(events, steps, "7d", breakdown=breakdown))
+    repeated = ["view", "add_to_cart", "view", "purchase"]  # a repeated step uses row numbers
+    pd.testing.assert_frame_equal(funnel_users(table, repeated, "2d"), funnel_users(events, repeated, "2d"))
+    pd.testing.assert_frame_equal(funnel_dropoff(table, steps, "7d"), funnel_dropoff(events, steps, "7d"))
+    for period in ("week", "month"):
+        for mode in ("on", "on_or_after"):
+            kwargs = dict(period=period, periods=6, mode=mode)
+            pd.testing.assert_frame_equal(retention(table, **kwargs), retention(events, **kwargs))
+    kwargs = dict(period="day", periods=10, start_event="signup", return_event="purchase")
+    pd.testing.assert_frame_equal(retention(table, **kwargs), retention(events, **kwargs))
+
