@@ -32,7 +32,7 @@ REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction
            "kpi": "kpi_digest.ipynb"}
 TEMPLATES = Path(__file__).parent / "templates"
 # Parameters the runner fills in itself, so that the notebook opens the same workspace.
-_WORKSPACE_PARAMS = ("brand", "home", "database_url")
+_WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path")
 
 
 class ReportFailedError(WorkbenchError):
@@ -105,7 +105,7 @@ def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None
     if unknown:
         raise InvalidInputError(f"report {name!r} has no parameter(s) {unknown}; it takes: "
                                 f"{', '.join(k for k in declared if k not in _WORKSPACE_PARAMS)}")
-    params.update(brand=scope.name, home=str(settings.home.resolve()))
+    params.update(brand=scope.name, home=str(settings.home.resolve()), events_path=str(settings.resolved_events_path))
     if settings.database_url:
         params["database_url"] = settings.database_url
     out_dir = settings.resolved_reports_path / scope.name
@@ -113,7 +113,7 @@ def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     nb_path = out_dir / f"{name}-{stamp}.ipynb"
     html_path = out_dir / f"{name}-{stamp}.html"
-    shown = {k: v for k, v in params.items() if k not in ("home", "database_url")}
+    shown = {k: v for k, v in params.items() if k not in ("home", "database_url", "events_path")}
     with scope.workspace.db.session() as s:
         row = Report(brand_id=scope.id, name=name, parameters=shown, status=ReportStatus.RUNNING)
         s.add(row)

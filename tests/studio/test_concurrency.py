@@ -61,6 +61,31 @@ def test_eight_concurrent_requests_against_room_for_five(db_args):
     ws.close()
 
 
+def test_concurrent_regenerations_get_distinct_versions(db_args):
+    ws = _open(db_args)
+    first = ws.brand("acme").studio.request("TEMPLATE", "landing page")
+    barrier = threading.Barrier(6, timeout=60)
+    made = []
+
+    def regenerate(i):
+        own = _open(db_args)
+        try:
+            barrier.wait()
+            made.append(own.brand("acme").studio.regenerate(first, prompt=f"landing page v{i}"))
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=regenerate, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    history = ws.brand("acme").studio.history(first)
+    assert len(made) == 6
+    assert sorted(history["version"]) == [1, 2, 3, 4, 5, 6, 7]
+    ws.close()
+
+
 def test_quota_is_enforced(db_args):
     ws = _open(db_args)
     st = ws.brand("acme").studio

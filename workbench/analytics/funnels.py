@@ -15,19 +15,27 @@ possible from that start. A user counts once, at the furthest step reached in
 any attempt. Their timings come from the *counted attempt*: the earliest-starting
 attempt among those reaching their furthest step.
 
-The computation is one DuckDB query of chained ASOF joins on integer keys.
+DuckDB reads the step events and sorts them by user (a 64-bit hash of the id, checked
+for collisions) and time; a compiled walk (``_funnel_kernel``) then follows every
+attempt of every user in one pass. The portable Ibis formulation of the same semantics
+is in :mod:`.portable`; the tests hold the two equal.
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InvalidInputError
 from . import portable
 from ._inputs import as_relation, literal, parse_window, quote, source_relation
+
+log = logging.getLogger(__name__)
 
 __all__ = ["funnel", "funnel_users", "funnel_over_time", "time_to_convert", "funnel_dropoff", "MIN_STEPS",
            "MAX_STEPS"]
@@ -61,122 +69,138 @@ def _breakdown_expr(breakdown: str, columns: list[str]) -> str:
         "nor usable as a properties key (there is no properties column)")
 
 
-# How user ids become the integer keys the ASOF joins run on. "hash" is fastest; a hash
-# collision (two ids, one key) is detected in the same query and the query is rerun with
-# "dense" keys (a join to numbered distinct ids), so results are always exact.
+# How rows are grouped by user before the walk. "hash": sort by a 64-bit hash of the id (fast);
+# every group is then checked to hold one id, and on a collision the query is rerun with
+# "dense": sort by the id itself, which cannot collide. Results are always exact.
 _KEY_MODES = ("hash", "dense")
 _HASH_SQL = "hash(user_id)"
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
 def _needs_rank(steps: list[str], k: int) -> int | None:
     """For step k (1-based), the last earlier non-adjacent step with the same event, if any:
-    its row must not be reused, so rows are numbered per user and event."""
+    its row must not be reused by step k."""
     name = steps[k - 1]
     if name == steps[k - 2]:
         return None
     return max((j for j in range(1, k - 1) if steps[j - 1] == name), default=None)
 
 
-def _chains_sql(steps: list[str], window_us: int, *, breakdown: bool, key: str, integer_ids: bool) -> str:
-    """CTEs over view ``ev(user_id, event, ts[us], bd)`` ending in ``users(uk, user_id, clash, bd,
-    level, t1..tn, entered, last_start)``: one row per user with a step-1 event; times in
-    microseconds from the counted attempt."""
-    n = len(steps)
+class _Walk(NamedTuple):
+    """Per user with a step-1 event (times in epoch microseconds, NO_TIME when missing)."""
+    rows: pa.Table
+    first_row: np.ndarray  # the user's first sorted row (where their user_id is read)
+    bd_code: np.ndarray    # index into bd_values
+    bd_values: list        # sorted values, then None
+    level: np.ndarray
+    times: np.ndarray      # users x steps
+    entered: np.ndarray
+    last_start: np.ndarray
+
+
+def _sorted_rows(rel, steps: list[str], breakdown: bool, key: str, integer_ids: bool) -> pa.Table:
+    """The users' step rows, sorted by user key then time: ``uk``, ``user_id``, ``c`` (the
+    event's code), ``t`` and, with a breakdown, ``bd``."""
     names = list(dict.fromkeys(steps))
-    idx = {name: i for i, name in enumerate(names)}
-    # Row numbers are needed only when an event repeats non-adjacently; then every step carries one.
-    use_rank = any(_needs_rank(steps, k) for k in range(2, n + 1))
-    ranked = set(names) if use_rank else set()
-    bd = ", bd" if breakdown else ""
-    where = (f"WHERE event IN ({', '.join(literal(s) for s in names)}) "
-             "AND user_id IS NOT NULL AND ts IS NOT NULL")
-    # Per user, from their step-1 rows: first touch (ties in time: smallest value), first and last start.
-    is_first = f"event = {literal(steps[0])}"
-    touch = (f"min(struct_pack(t := t, n := bd IS NULL, b := bd)) FILTER (WHERE {is_first}).b AS bd"
-             if breakdown else "NULL::VARCHAR AS bd")
-    per_user = (f"{touch}, min(t) FILTER (WHERE {is_first}) AS entered, "
-                f"max(t) FILTER (WHERE {is_first}) AS last_start")
-    if integer_ids:
-        ctes = [f"base AS MATERIALIZED (SELECT user_id AS uk, user_id, event, ts AS t{bd} FROM ev {where})",
-                f"ids AS (SELECT uk, min(user_id) AS user_id, FALSE AS clash, {per_user} FROM base GROUP BY uk)"]
-    elif key == "hash":
-        ctes = [f"base AS MATERIALIZED (SELECT {_HASH_SQL} AS uk, user_id, event, ts AS t{bd} FROM ev {where})",
-                "ids AS (SELECT uk, min(user_id) AS user_id, min(user_id) <> max(user_id) AS clash, "
-                f"{per_user} FROM base GROUP BY uk)"]
+    code = "CASE event " + " ".join(f"WHEN {literal(n)} THEN {i}" for i, n in enumerate(names)) + " END::UTINYINT"
+    bd = ", bd" if breakdown else ""  # only step-1 rows' values are used
+    uk = "user_id" if integer_ids or key == "dense" else _HASH_SQL
+    return rel.query("ev", f"SELECT {uk} AS uk, user_id, {code} AS c, ts AS t{bd} FROM ev "
+                           f"WHERE event IN ({', '.join(literal(n) for n in names)}) "
+                           "AND user_id IS NOT NULL AND ts IS NOT NULL ORDER BY uk, t").to_arrow_table()
+
+
+def _group_starts(keys: pa.ChunkedArray) -> np.ndarray:
+    """Row indexes where each run of equal keys starts, plus the end."""
+    arr = keys.combine_chunks()
+    n = len(arr)
+    if n == 0:
+        return np.zeros(1, np.int64)
+    if pa.types.is_integer(arr.type):
+        values = arr.to_numpy()
+        change = values[1:] != values[:-1]
     else:
-        ctes = [f"raw AS MATERIALIZED (SELECT user_id, event, ts AS t{bd} FROM ev {where})",
-                "keys AS MATERIALIZED (SELECT row_number() OVER () AS uk, user_id "
-                "FROM (SELECT DISTINCT user_id FROM raw))",
-                f"base AS MATERIALIZED (SELECT keys.uk, raw.user_id, raw.event, raw.t{', raw.bd' if breakdown else ''} "
-                "FROM raw JOIN keys USING (user_id))",
-                f"ids AS (SELECT uk, min(user_id) AS user_id, FALSE AS clash, {per_user} FROM base GROUP BY uk)"]
-    for name, i in idx.items():
-        if name in ranked:
-            # r: the row's number among the user's rows of this event, in time order
-            ctes.append(f"n{i} AS (SELECT uk, t, row_number() OVER (PARTITION BY uk ORDER BY t) AS r "
-                        f"FROM base WHERE event = {literal(name)})")
-            ctes.append(f"f{i} AS (SELECT uk, t, min(r) AS r FROM n{i} GROUP BY uk, t)")
-        else:
-            ctes.append(f"n{i} AS (SELECT uk, t FROM base WHERE event = {literal(name)})")
-            ctes.append(f"f{i} AS (SELECT uk, t FROM n{i})")
-    first = idx[steps[0]]
-
-    def carried(k: int, p: str = "") -> str:
-        """The columns every chain step passes on: the times (and row numbers) of steps 1..k-1."""
-        return ", ".join(f"{p}t{j}" + (f", {p}r{j}" if use_rank else "") for j in range(1, k))
-
-    ctes.append(f"a1 AS (SELECT uk, t AS t1{', r AS r1' if use_rank else ''} FROM n{first})")
-    for k in range(2, n + 1):
-        name, prev = steps[k - 1], steps[k - 2]
-        i = idx[name]
-        op = ">" if name == prev else ">="
-        last_same = _needs_rank(steps, k)
-        rk = f", f.r AS r{k}" if use_rank else ""
-        if last_same is None:
-            ctes.append(f"c{k} AS (SELECT a.uk, {carried(k, 'a.')}, f.t AS t{k}{rk} FROM a{k-1} a "
-                        f"ASOF LEFT JOIN f{i} f ON f.uk = a.uk AND f.t {op} a.t{k-1})")
-        else:
-            # the earliest row at or after the previous step that was not used by step `last_same`
-            ctes.append(f"p{k} AS (SELECT a.uk, {carried(k, 'a.')}, f.t AS ft, f.r AS fr FROM a{k-1} a "
-                        f"ASOF LEFT JOIN f{i} f ON f.uk = a.uk AND f.t >= a.t{k-1})")
-            ctes.append(
-                f"c{k} AS (SELECT p.uk, {carried(k, 'p.')}, "
-                f"CASE WHEN p.ft IS NULL THEN NULL WHEN p.fr > p.r{last_same} THEN p.ft ELSE x.t END AS t{k}, "
-                f"CASE WHEN p.ft IS NULL THEN NULL WHEN p.fr > p.r{last_same} THEN p.fr ELSE x.r END AS r{k} "
-                f"FROM p{k} p LEFT JOIN n{i} x ON x.uk = p.uk AND x.r = p.r{last_same} + 1 "
-                f"AND p.ft IS NOT NULL AND p.fr <= p.r{last_same})")
-        # outside the window, or not found: the chain stops here
-        ctes.append(f"a{k} AS (SELECT uk, {carried(k)}, CASE WHEN t{k} <= t1 + {window_us} THEN t{k} END AS t{k}"
-                    f"{f', CASE WHEN t{k} <= t1 + {window_us} THEN r{k} END AS r{k}' if use_rank else ''} FROM c{k})")
-    level = " + ".join(["1"] + [f"(t{k} IS NOT NULL)::INTEGER" for k in range(2, n + 1)])
-    tcols = ", ".join(f"t{k}" for k in range(1, n + 1))
-    order = "struct_pack(level, neg := -t1" + (", nr := -r1)" if use_rank else ")")
-    ctes.append(f"best AS (SELECT uk, arg_max(struct_pack(level, {tcols}), {order}) AS s "
-                f"FROM (SELECT *, {level} AS level FROM a{n}) GROUP BY uk)")
-    sel = ", ".join(f"best.s.t{k} AS t{k}" for k in range(1, n + 1))
-    ctes.append(f"users AS (SELECT best.uk, ids.user_id, ids.clash, ids.bd, best.s.level AS level, {sel}, "
-                "ids.entered, ids.last_start FROM best JOIN ids USING (uk))")
-    return "WITH " + ",\n".join(ctes)
+        change = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    return np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
 
 
-def _run_chains(events, steps: list[str], window, breakdown: str | None, cols: dict, final_sql: str,
-                clash_sql: str) -> pd.DataFrame:
-    """Run ``final_sql`` (over CTE ``users``) with hash keys, falling back to dense keys
-    when ``clash_sql`` reports a hash collision."""
+def _one_id_per_group(starts: np.ndarray, ids: pa.ChunkedArray) -> bool:
+    """True when each group of rows (``starts``) holds a single user id."""
+    from ._funnel_kernel import one_id_per_group
+
+    ids = ids.combine_chunks()
+    if len(ids) == 0:
+        return True
+    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+        width = np.int32 if pa.types.is_string(ids.type) else np.int64
+        offsets = np.frombuffer(ids.buffers()[1], width)[ids.offset:ids.offset + len(ids) + 1]
+        return one_id_per_group(starts, offsets, np.frombuffer(ids.buffers()[2] or b"", np.uint8))
+    firsts = ids.take(pa.array(np.repeat(starts[:-1], np.diff(starts))))
+    return bool(pc.all(pc.equal(ids, firsts)).as_py())
+
+
+def _bd_codes(values: pa.Array) -> tuple[np.ndarray, list]:
+    """Codes ordered like the values (so the smallest code is the smallest value), NULL last."""
+    enc = values.dictionary_encode()
+    dictionary = enc.dictionary.to_pylist()
+    rank = np.empty(len(dictionary) + 1, np.int64)
+    rank[np.argsort(np.array(dictionary, dtype=object), kind="stable")] = np.arange(len(dictionary))
+    rank[-1] = len(dictionary)
+    return rank[enc.indices.fill_null(len(dictionary)).to_numpy()], sorted(dictionary) + [None]
+
+
+def _first_touch(rows: pa.Table, first_code: int, touch: np.ndarray, touch_end: np.ndarray
+                 ) -> tuple[np.ndarray, list]:
+    """Each user's breakdown code: the value on their first step-1 row (``touch``); when other
+    step-1 rows share that instant (rows ``touch:touch_end``), the smallest value (NULL last)."""
+    bd = rows.column("bd")
+    codes, values = _bd_codes(bd.take(pa.array(touch)).combine_chunks())
+    shared = np.flatnonzero(touch_end - touch > 1)
+    if not len(shared):
+        return codes, values
+    lengths = touch_end[shared] - touch[shared]
+    owner = np.repeat(shared, lengths)
+    row = np.repeat(touch[shared] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    keep = rows.column("c").to_numpy()[row] == first_code
+    cand = pd.DataFrame({"u": owner[keep], "v": bd.take(pa.array(row[keep])).to_pandas()})
+    smallest = cand.dropna(subset=["v"]).groupby("u")["v"].min()
+    per_user = np.array(values, dtype=object)[codes]
+    per_user[smallest.index.to_numpy()] = smallest.to_numpy()
+    return _bd_codes(pa.array(per_user, type=pa.string()))
+
+
+def _walk(events, steps: list[str], window, breakdown: str | None, cols: dict) -> _Walk:
+    """Run the per-user walk (see ``_funnel_kernel``) over ``events``."""
+    from ._funnel_kernel import walk_threads
+
     window = parse_window(window)
     raw = source_relation(events)
     bd = _breakdown_expr(breakdown, list(raw.columns)) if breakdown else "NULL::VARCHAR"
     rel = as_relation(raw, required={"user_id": cols["user_col"], "event": cols["event_col"], "ts": cols["ts_col"]},
                       expressions={"bd": bd}, time="epoch_us")
-    integer_ids = str(dict(zip(rel.columns, rel.types))["user_id"]).upper() in (
-        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
-    window_us = int(window / timedelta(microseconds=1))
+    integer_ids = str(dict(zip(rel.columns, rel.types))["user_id"]).upper() in _INTEGER_TYPES
     for key in _KEY_MODES:
-        ctes = _chains_sql(steps, window_us, breakdown=breakdown is not None, key=key, integer_ids=integer_ids)
-        out = rel.query("ev", f"{ctes}, result AS ({final_sql}) SELECT *, ({clash_sql}) AS _clash FROM result").df()
-        if not (len(out) and bool(out["_clash"].iloc[0])):
-            return out.drop(columns="_clash")
-    raise AssertionError("dense keys cannot collide")  # pragma: no cover
+        rows = _sorted_rows(rel, steps, breakdown is not None, key, integer_ids)
+        starts = _group_starts(rows.column("uk") if key == "hash" or integer_ids else rows.column("user_id"))
+        if integer_ids or key == "dense":
+            break
+        if _one_id_per_group(starts, rows.column("user_id")):
+            break
+        log.info("user id hash collision; grouping by the ids themselves")
+    names = list(dict.fromkeys(steps))
+    n = len(steps)
+    strict = np.array([False] + [steps[k] == steps[k - 1] for k in range(1, n)])
+    last_same = np.array([-1] + [(_needs_rank(steps, k + 1) or 0) - 1 for k in range(1, n)], np.int64)
+    keep, level, times, entered, last_start, touch, touch_end = walk_threads(
+        starts, rows.column("c").to_numpy(), rows.column("t").to_numpy(),
+        np.array([names.index(s) for s in steps], np.int64), strict, last_same,
+        int(window / timedelta(microseconds=1)), len(names))
+    if breakdown is not None:
+        bd_code, bd_values = _first_touch(rows, names.index(steps[0]), touch[keep], touch_end[keep])
+    else:
+        bd_code, bd_values = np.zeros(int(keep.sum()), np.int64), [None]
+    return _Walk(rows=rows, first_row=starts[:-1][keep], bd_code=bd_code, bd_values=bd_values, level=level[keep],
+                 times=times[keep], entered=entered[keep], last_start=last_start[keep])
 
 
 def us_to_datetime(values: pd.Series) -> pd.Series:
@@ -200,14 +224,20 @@ def funnel_users(events, steps: Sequence[str], window, *, breakdown: str | None 
     cols = {"user_col": user_col, "event_col": event_col, "ts_col": ts_col}
     if portable.is_ibis_table(events):
         return portable.funnel_users(events, steps, parse_window(window), breakdown=breakdown, cols=cols)
-    tcols = ", ".join(f"t{k}" for k in range(1, len(steps) + 1))
-    out = _run_chains(events, steps, window, breakdown, cols,
-                      f"SELECT user_id, bd AS breakdown, level, {tcols}, entered, last_start FROM users",
-                      "SELECT bool_or(clash) FROM users")
-    for col in [f"t{k}" for k in range(1, len(steps) + 1)] + ["entered", "last_start"]:
-        out[col] = us_to_datetime(out[col])
-    out["level"] = out["level"].astype("int64")
+    w = _walk(events, steps, window, breakdown, cols)
+    out = pd.DataFrame({"user_id": w.rows.column("user_id").take(pa.array(w.first_row)).to_pandas(),
+                        "breakdown": np.array(w.bd_values, dtype=object)[w.bd_code], "level": w.level})
+    for k in range(len(steps)):
+        out[f"t{k + 1}"] = _times(w.times[:, k])
+    out["entered"], out["last_start"] = _times(w.entered), _times(w.last_start)
     return out.sort_values("user_id", kind="stable").reset_index(drop=True)
+
+
+def _times(us: np.ndarray) -> pd.Series:
+    """Epoch microseconds (NO_TIME: missing) as UTC timestamps."""
+    from ._funnel_kernel import NO_TIME
+
+    return us_to_datetime(pd.Series(pd.arrays.IntegerArray(us.astype(np.int64), us == NO_TIME)))
 
 
 def funnel(events, steps: Sequence[str], window, *, breakdown: str | None = None,
@@ -241,12 +271,17 @@ def funnel(events, steps: Sequence[str], window, *, breakdown: str | None = None
     cols = {"user_col": user_col, "event_col": event_col, "ts_col": ts_col}
     if portable.is_ibis_table(events):
         return portable.funnel(events, steps, parse_window(window), breakdown=breakdown, cols=cols)
+    w = _walk(events, steps, window, breakdown, cols)
     n = len(steps)
-    aggs = ", ".join(
-        [f"count(*) FILTER (WHERE level >= {k}) AS u{k}" for k in range(1, n + 1)]
-        + [f"quantile_cont(t{k} - t{k-1}, 0.5) FILTER (WHERE level >= {k}) AS m{k}" for k in range(2, n + 1)])
-    per_bd = _run_chains(events, steps, window, breakdown, cols,
-                         f"SELECT bd, {aggs} FROM users GROUP BY bd", "SELECT bool_or(clash) FROM users")
+    groups = len(w.bd_values)
+    per_bd = pd.DataFrame({"bd": w.bd_values})
+    for k in range(1, n + 1):
+        per_bd[f"u{k}"] = np.bincount(w.bd_code[w.level >= k], minlength=groups)
+    for k in range(2, n + 1):  # median microseconds from the previous step, over users reaching step k
+        reached = w.level >= k
+        gaps = pd.Series(w.times[reached, k - 1] - w.times[reached, k - 2], dtype="float64")
+        per_bd[f"m{k}"] = gaps.groupby(w.bd_code[reached]).median().reindex(range(groups)).to_numpy()
+    per_bd = per_bd[per_bd["u1"] > 0]
     return summary_frame(per_bd, steps, breakdown is not None)
 
 

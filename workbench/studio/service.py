@@ -77,6 +77,9 @@ class Studio:
             if parent_id is not None:
                 parent = self._get(s, parent_id)
                 root_id = parent.root_id or parent.id
+                # lock the family's root row so that concurrent new versions are numbered one
+                # after the other (PostgreSQL; SQLite write sessions are serialised already)
+                s.execute(sa.select(Generation.id).where(Generation.id == root_id).with_for_update())
                 version = 1 + s.scalar(sa.select(sa.func.max(Generation.version)).where(
                     sa.or_(Generation.root_id == root_id, Generation.id == root_id)))
             budgets.reserve(s, self.scope.id, cost, budgets.month_of())

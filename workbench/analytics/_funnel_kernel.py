@@ -1,0 +1,126 @@
+"""The funnel's per-user walk, compiled with numba.
+
+Input: a user's step events sorted by time (all users one after another, grouped by
+user key). For every step-1 row (an attempt) the chain takes, step by step, the
+earliest eligible row: at or after the previous step's time (strictly after when the
+previous step names the same event), after the row used by the last earlier step of
+the same event, and within the window of step 1. A user's counted attempt is the
+first attempt (earliest time, then earliest row) reaching their furthest step.
+
+Rows that tie in time keep their arbitrary sorted order; every choice above depends on
+time groups, never on the order inside one, except that two rows of one event at one
+time are interchangeable.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+NO_TIME = np.iinfo(np.int64).min
+
+
+@njit(cache=True, nogil=True)
+def walk(group_start, codes, times, step_codes, strict, last_same, window, n_codes):  # pragma: no cover
+    """Per user (group g = rows group_start[g]:group_start[g+1]) with a step-1 row:
+    level, step times (NO_TIME beyond the level), entered, last_start, the user's first
+    step-1 row (``touch``) and the end of the run of rows at that same time
+    (``touch_end``: the first-touch value is the smallest among their step-1 rows). Users
+    without a step-1 row are left out (``keep`` False). Releases the GIL: slices of users
+    can run in threads."""
+    n_groups = group_start.shape[0] - 1
+    n_steps = step_codes.shape[0]
+    base = group_start[0]
+    n = group_start[n_groups] - base
+    level = np.zeros(n_groups, np.int64)
+    out_t = np.full((n_groups, n_steps), NO_TIME, np.int64)
+    entered = np.full(n_groups, NO_TIME, np.int64)
+    last_start = np.full(n_groups, NO_TIME, np.int64)
+    touch = np.full(n_groups, -1, np.int64)
+    touch_end = np.full(n_groups, -1, np.int64)
+    keep = np.zeros(n_groups, np.bool_)
+    # Scratch indexed by row - base:
+    # nxt[i, c]: the first row at index >= i of the same user with code c, or -1;
+    # tie_start[i] / tie_end[i]: the first row of i's run of equal times / the row after it.
+    nxt = np.empty((n + 1, n_codes), np.int64)  # int64: a slice may exceed 2**31 rows
+    tie_start = np.empty(n, np.int64)
+    tie_end = np.empty(n, np.int64)
+    idx = np.empty(n_steps, np.int64)
+    first_code = step_codes[0]
+    for g in range(n_groups):
+        s, e = group_start[g], group_start[g + 1]
+        for c in range(n_codes):
+            nxt[e - base, c] = -1
+        for i in range(e - 1, s - 1, -1):
+            for c in range(n_codes):
+                nxt[i - base, c] = nxt[i + 1 - base, c]
+            nxt[i - base, codes[i]] = i
+        for i in range(s, e):
+            tie_start[i - base] = i if i == s or times[i - 1] != times[i] else tie_start[i - 1 - base]
+        for i in range(e - 1, s - 1, -1):
+            tie_end[i - base] = i + 1 if i == e - 1 or times[i + 1] != times[i] else tie_end[i + 1 - base]
+        best = 0
+        for a in range(s, e):
+            if codes[a] != first_code:
+                continue
+            if not keep[g]:
+                keep[g] = True
+                entered[g] = times[a]
+                touch[g] = a
+                touch_end[g] = tie_end[a - base]
+            last_start[g] = times[a]
+            if best == n_steps:
+                continue
+            idx[0] = a
+            reached = 1
+            limit = times[a] + window
+            for k in range(1, n_steps):
+                prev = idx[k - 1]
+                q = tie_end[prev - base] if strict[k] else tie_start[prev - base]
+                if last_same[k] >= 0 and idx[last_same[k]] + 1 > q:
+                    q = idx[last_same[k]] + 1
+                j = nxt[q - base, step_codes[k]]
+                if j < 0 or times[j] > limit:
+                    break
+                idx[k] = j
+                reached = k + 1
+            if reached > best:
+                best = reached
+                for k in range(reached):
+                    out_t[g, k] = times[idx[k]]
+        level[g] = best
+    return keep, level, out_t, entered, last_start, touch, touch_end
+
+
+@njit(cache=True, nogil=True)
+def one_id_per_group(group_start, offsets, data):  # pragma: no cover
+    """True when every group's rows carry the same string id (Arrow offsets + bytes)."""
+    for g in range(group_start.shape[0] - 1):
+        s = group_start[g]
+        a0 = offsets[s]
+        size = offsets[s + 1] - a0
+        for i in range(s + 1, group_start[g + 1]):
+            b0 = offsets[i]
+            if offsets[i + 1] - b0 != size:
+                return False
+            for j in range(size):
+                if data[b0 + j] != data[a0 + j]:
+                    return False
+    return True
+
+
+def walk_threads(group_start, *args, threads: int | None = None):
+    """:func:`walk` over slices of users in ``threads`` threads (default: one per core);
+    the same result as one call."""
+    threads = max(1, min(threads or os.cpu_count() or 1, (group_start.shape[0] - 1) // 10_000 or 1))
+    if threads == 1:
+        return walk(group_start, *args)
+    # cut the users into slices of about equal rows
+    cuts = np.searchsorted(group_start, np.linspace(group_start[0], group_start[-1], threads + 1)[1:-1])
+    bounds = [0, *sorted(set(int(c) for c in cuts)), group_start.shape[0] - 1]
+    slices = [group_start[a:b + 1] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    with ThreadPoolExecutor(len(slices)) as pool:
+        parts = list(pool.map(lambda gs: walk(gs, *args), slices))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
