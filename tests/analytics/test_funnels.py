@@ -151,3 +151,25 @@ def test_missing_columns_are_named():
         funnel(pd.DataFrame({"user_id": ["a"], "event": ["view"]}), ["view", "buy"], "1d")
     with pytest.raises(InvalidInputError, match="breakdown 'plan'"):
         funnel(ev(("a", "view", "2026-01-01")), ["view", "buy"], "1d", breakdown="plan")
+
+
+def test_walk_in_threads_equals_one_walk():
+    from workbench.analytics._funnel_kernel import walk, walk_threads
+
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(1, 30, 40_000)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    codes = rng.integers(0, 3, starts[-1]).astype(np.uint8)
+    times = np.concatenate([np.sort(rng.integers(0, 50, n)) for n in sizes]).astype(np.int64)
+    args = (codes, times, np.array([0, 1, 2, 1], np.int64), np.array([False, False, False, False]),
+            np.array([-1, -1, -1, 1], np.int64), 20, 3)
+    one = walk(starts, *args)
+    for threads in (2, 3):
+        for a, b in zip(one, walk_threads(starts, *args, threads=threads)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_user_ids_that_are_not_strings_or_integers():
+    events = pd.DataFrame({"user_id": [1.5, 1.5, 2.5], "event": ["a", "b", "a"],
+                           "ts": pd.to_datetime(["2026-01-01 00:00", "2026-01-01 00:05", "2026-01-01 00:01"])})
+    assert funnel(events, ["a", "b"], "1h")["users"].tolist() == [2, 1]

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 NO_TIME = np.iinfo(np.int64).min
+_MAX_SLICE_ROWS = 2**31 - 2  # walk's scratch holds int32 row offsets
 
 
 @njit(cache=True, nogil=True)
@@ -41,55 +42,55 @@ def walk(group_start, codes, times, step_codes, strict, last_same, window, n_cod
     touch = np.full(n_groups, -1, np.int64)
     touch_end = np.full(n_groups, -1, np.int64)
     keep = np.zeros(n_groups, np.bool_)
-    # Scratch indexed by row - base:
+    # Scratch indexed by row - base, holding rows - base (int32: a slice has < 2**31 rows):
     # nxt[i, c]: the first row at index >= i of the same user with code c, or -1;
     # tie_start[i] / tie_end[i]: the first row of i's run of equal times / the row after it.
-    nxt = np.empty((n + 1, n_codes), np.int64)  # int64: a slice may exceed 2**31 rows
-    tie_start = np.empty(n, np.int64)
-    tie_end = np.empty(n, np.int64)
+    nxt = np.empty((n + 1, n_codes), np.int32)
+    tie_start = np.empty(n, np.int32)
+    tie_end = np.empty(n, np.int32)
     idx = np.empty(n_steps, np.int64)
     first_code = step_codes[0]
     for g in range(n_groups):
-        s, e = group_start[g], group_start[g + 1]
+        s, e = group_start[g] - base, group_start[g + 1] - base
         for c in range(n_codes):
-            nxt[e - base, c] = -1
+            nxt[e, c] = -1
         for i in range(e - 1, s - 1, -1):
             for c in range(n_codes):
-                nxt[i - base, c] = nxt[i + 1 - base, c]
-            nxt[i - base, codes[i]] = i
+                nxt[i, c] = nxt[i + 1, c]
+            nxt[i, codes[i + base]] = i
         for i in range(s, e):
-            tie_start[i - base] = i if i == s or times[i - 1] != times[i] else tie_start[i - 1 - base]
+            tie_start[i] = i if i == s or times[i + base - 1] != times[i + base] else tie_start[i - 1]
         for i in range(e - 1, s - 1, -1):
-            tie_end[i - base] = i + 1 if i == e - 1 or times[i + 1] != times[i] else tie_end[i + 1 - base]
+            tie_end[i] = i + 1 if i == e - 1 or times[i + base + 1] != times[i + base] else tie_end[i + 1]
         best = 0
-        for a in range(s, e):
-            if codes[a] != first_code:
+        for a in range(s, e):  # relative rows; times/codes are read at row + base
+            if codes[a + base] != first_code:
                 continue
             if not keep[g]:
                 keep[g] = True
-                entered[g] = times[a]
-                touch[g] = a
-                touch_end[g] = tie_end[a - base]
-            last_start[g] = times[a]
+                entered[g] = times[a + base]
+                touch[g] = a + base
+                touch_end[g] = tie_end[a] + base
+            last_start[g] = times[a + base]
             if best == n_steps:
                 continue
             idx[0] = a
             reached = 1
-            limit = times[a] + window
+            limit = times[a + base] + window
             for k in range(1, n_steps):
                 prev = idx[k - 1]
-                q = tie_end[prev - base] if strict[k] else tie_start[prev - base]
+                q = tie_end[prev] if strict[k] else tie_start[prev]
                 if last_same[k] >= 0 and idx[last_same[k]] + 1 > q:
                     q = idx[last_same[k]] + 1
-                j = nxt[q - base, step_codes[k]]
-                if j < 0 or times[j] > limit:
+                j = nxt[q, step_codes[k]]
+                if j < 0 or times[j + base] > limit:
                     break
                 idx[k] = j
                 reached = k + 1
             if reached > best:
                 best = reached
                 for k in range(reached):
-                    out_t[g, k] = times[idx[k]]
+                    out_t[g, k] = times[idx[k] + base]
         level[g] = best
     return keep, level, out_t, entered, last_start, touch, touch_end
 
@@ -112,15 +113,17 @@ def one_id_per_group(group_start, offsets, data):  # pragma: no cover
 
 
 def walk_threads(group_start, *args, threads: int | None = None):
-    """:func:`walk` over slices of users in ``threads`` threads (default: one per core);
-    the same result as one call."""
-    threads = max(1, min(threads or os.cpu_count() or 1, (group_start.shape[0] - 1) // 10_000 or 1))
-    if threads == 1:
+    """:func:`walk` over slices of users in ``threads`` threads (default: one per core, when
+    there are enough users); the same result as one call."""
+    n_groups = group_start.shape[0] - 1
+    threads = max(1, min(threads or os.cpu_count() or 1, n_groups // 10_000 or 1))
+    slices = max(threads, int(group_start[-1] - group_start[0]) // _MAX_SLICE_ROWS + 1)
+    if slices == 1:
         return walk(group_start, *args)
-    # cut the users into slices of about equal rows
-    cuts = np.searchsorted(group_start, np.linspace(group_start[0], group_start[-1], threads + 1)[1:-1])
-    bounds = [0, *sorted(set(int(c) for c in cuts)), group_start.shape[0] - 1]
-    slices = [group_start[a:b + 1] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    with ThreadPoolExecutor(len(slices)) as pool:
-        parts = list(pool.map(lambda gs: walk(gs, *args), slices))
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
+    # cut the users into slices of about equal rows (a single user is never cut)
+    cuts = np.searchsorted(group_start, np.linspace(group_start[0], group_start[-1], slices + 1)[1:-1])
+    bounds = [0, *sorted(set(int(c) for c in cuts)), n_groups]
+    parts = [group_start[a:b + 1] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(lambda gs: walk(gs, *args), parts))
+    return tuple(np.concatenate([r[i] for r in results]) for i in range(len(results[0])))
