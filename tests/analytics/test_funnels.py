@@ -157,16 +157,24 @@ def test_walk_in_threads_equals_one_walk():
     from workbench.analytics._funnel_kernel import walk, walk_threads
 
     rng = np.random.default_rng(5)
-    sizes = rng.integers(1, 30, 40_000)
+    sizes = np.concatenate([rng.integers(1, 30, 40_000), [500]])  # one user big enough for the merge sort
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     codes = rng.integers(0, 3, starts[-1]).astype(np.uint8)
-    times = np.concatenate([np.sort(rng.integers(0, 50, n)) for n in sizes]).astype(np.int64)
-    args = (codes, times, np.array([0, 1, 2, 1], np.int64), np.array([False, False, False, False]),
+    times = rng.integers(0, 50, starts[-1]).astype(np.int64)  # not in time order: the walk sorts each user
+    rest = (np.array([0, 1, 2, 1], np.int64), np.array([False, False, False, False]),
             np.array([-1, -1, -1, 1], np.int64), 20, 3)
-    one = walk(starts, *args)
+    one = walk(starts, codes.copy(), times.copy(), np.arange(starts[-1]), *rest)
     for threads in (2, 3):
-        for a, b in zip(one, walk_threads(starts, *args, threads=threads)):
+        got = walk_threads(starts, codes.copy(), times.copy(), np.arange(starts[-1]), *rest, threads=threads)
+        for a, b in zip(one, got):
             np.testing.assert_array_equal(a, b)
+    # and the same levels as the DuckDB-facing function on the same rows
+    frame = pd.DataFrame({"user_id": np.repeat(np.arange(len(sizes)), sizes).astype(str),
+                          "event": np.array(["a", "b", "c"])[codes],
+                          "ts": pd.Timestamp("2026-01-01") + pd.to_timedelta(times, unit="us")})
+    users = funnel_users(frame, ["a", "b", "c", "b"], timedelta(microseconds=20))
+    keep = one[0]
+    assert sorted(users["level"]) == sorted(one[1][keep])
 
 
 def test_user_ids_that_are_not_strings_or_integers():

@@ -24,13 +24,39 @@ _MAX_SLICE_ROWS = 2**31 - 2  # walk's scratch holds int32 row offsets
 
 
 @njit(cache=True, nogil=True)
-def walk(group_start, codes, times, step_codes, strict, last_same, window, n_codes):  # pragma: no cover
+def _time_order(codes, times, pos, s, e):  # pragma: no cover
+    """Sort rows s..e-1 by time, in place in the three arrays (ties in any order)."""
+    for i in range(s + 1, e):
+        if times[i] < times[i - 1]:
+            break
+    else:
+        return
+    if e - s <= 32:
+        for i in range(s + 1, e):
+            c, t, p = codes[i], times[i], pos[i]
+            j = i - 1
+            while j >= s and times[j] > t:
+                codes[j + 1], times[j + 1], pos[j + 1] = codes[j], times[j], pos[j]
+                j -= 1
+            codes[j + 1], times[j + 1], pos[j + 1] = c, t, p
+        return
+    perm = np.argsort(times[s:e], kind="mergesort") + s
+    codes[s:e] = codes[perm]
+    times[s:e] = times[perm]
+    pos[s:e] = pos[perm]
+
+
+@njit(cache=True, nogil=True)
+def walk(group_start, codes, times, pos, step_codes, strict, last_same, window, n_codes):  # pragma: no cover
     """Per user (group g = rows group_start[g]:group_start[g+1]) with a step-1 row:
     level, step times (NO_TIME beyond the level), entered, last_start, the user's first
     step-1 row (``touch``) and the end of the run of rows at that same time
     (``touch_end``: the first-touch value is the smallest among their step-1 rows). Users
-    without a step-1 row are left out (``keep`` False). Releases the GIL: slices of users
-    can run in threads."""
+    without a step-1 row are left out (``keep`` False).
+
+    Each group's rows are first put in time order, in place, in ``codes``, ``times`` and
+    ``pos`` (the rows' original positions); ``touch`` and ``touch_end`` are positions in
+    that order. Releases the GIL: disjoint slices of users can run in threads."""
     n_groups = group_start.shape[0] - 1
     n_steps = step_codes.shape[0]
     base = group_start[0]
@@ -51,6 +77,7 @@ def walk(group_start, codes, times, step_codes, strict, last_same, window, n_cod
     idx = np.empty(n_steps, np.int64)
     first_code = step_codes[0]
     for g in range(n_groups):
+        _time_order(codes, times, pos, group_start[g], group_start[g + 1])
         s, e = group_start[g] - base, group_start[g + 1] - base
         for c in range(n_codes):
             nxt[e, c] = -1

@@ -41,7 +41,6 @@ __all__ = ["funnel", "funnel_users", "funnel_over_time", "time_to_convert", "fun
            "MAX_STEPS"]
 
 MIN_STEPS, MAX_STEPS = 2, 20
-NONE_LABEL = None
 
 
 def _check_steps(steps: Sequence[str]) -> list[str]:
@@ -99,15 +98,16 @@ class _Walk(NamedTuple):
 
 
 def _sorted_rows(rel, steps: list[str], breakdown: bool, key: str, integer_ids: bool) -> pa.Table:
-    """The users' step rows, sorted by user key then time: ``uk``, ``user_id``, ``c`` (the
-    event's code), ``t`` and, with a breakdown, ``bd``."""
+    """The users' step rows, grouped by user key: ``uk``, ``user_id``, ``c`` (the event's
+    code), ``t`` and, with a breakdown, ``bd``."""
     names = list(dict.fromkeys(steps))
     code = "CASE event " + " ".join(f"WHEN {literal(n)} THEN {i}" for i, n in enumerate(names)) + " END::UTINYINT"
     bd = ", bd" if breakdown else ""  # only step-1 rows' values are used
     uk = "user_id" if integer_ids or key == "dense" else _HASH_SQL
+    # sorted by user only: each user's few rows are put in time order by the walk
     return rel.query("ev", f"SELECT {uk} AS uk, user_id, {code} AS c, ts AS t{bd} FROM ev "
                            f"WHERE event IN ({', '.join(literal(n) for n in names)}) "
-                           "AND user_id IS NOT NULL AND ts IS NOT NULL ORDER BY uk, t").to_arrow_table()
+                           "AND user_id IS NOT NULL AND ts IS NOT NULL ORDER BY uk").to_arrow_table()
 
 
 def _group_starts(keys: pa.ChunkedArray) -> np.ndarray:
@@ -149,22 +149,25 @@ def _bd_codes(values: pa.Array) -> tuple[np.ndarray, list]:
     return rank[enc.indices.fill_null(len(dictionary)).to_numpy()], sorted(dictionary) + [None]
 
 
-def _first_touch(rows: pa.Table, first_code: int, touch: np.ndarray, touch_end: np.ndarray
-                 ) -> tuple[np.ndarray, list]:
-    """Each user's breakdown code: the value on their first step-1 row (``touch``); when other
-    step-1 rows share that instant (rows ``touch:touch_end``), the smallest value (NULL last)."""
-    bd = rows.column("bd")
-    codes, values = _bd_codes(bd.take(pa.array(touch)).combine_chunks())
+def _first_touch(bd: pa.ChunkedArray, pos: np.ndarray, codes: np.ndarray, first_code: int, touch: np.ndarray,
+                 touch_end: np.ndarray) -> tuple[np.ndarray, list]:
+    """Each user's breakdown code: the value on their first step-1 row (position ``touch``
+    in the walk's order); when other step-1 rows share that instant (``touch:touch_end``),
+    the smallest value (NULL last). ``pos`` maps the walk's order to rows of ``bd``."""
+    def values_at(where: np.ndarray) -> pa.Array:
+        return bd.take(pa.array(pos[where])).combine_chunks()
+
+    codes_out, values = _bd_codes(values_at(touch))
     shared = np.flatnonzero(touch_end - touch > 1)
     if not len(shared):
-        return codes, values
+        return codes_out, values
     lengths = touch_end[shared] - touch[shared]
     owner = np.repeat(shared, lengths)
-    row = np.repeat(touch[shared] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    keep = rows.column("c").to_numpy()[row] == first_code
-    cand = pd.DataFrame({"u": owner[keep], "v": bd.take(pa.array(row[keep])).to_pandas()})
+    where = np.repeat(touch[shared] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    keep = codes[where] == first_code
+    cand = pd.DataFrame({"u": owner[keep], "v": values_at(where[keep]).to_pandas()})
     smallest = cand.dropna(subset=["v"]).groupby("u")["v"].min()
-    per_user = np.array(values, dtype=object)[codes]
+    per_user = np.array(values, dtype=object)[codes_out]
     per_user[smallest.index.to_numpy()] = smallest.to_numpy()
     return _bd_codes(pa.array(per_user, type=pa.string()))
 
@@ -191,12 +194,16 @@ def _walk(events, steps: list[str], window, breakdown: str | None, cols: dict) -
     n = len(steps)
     strict = np.array([False] + [steps[k] == steps[k - 1] for k in range(1, n)])
     last_same = np.array([-1] + [(_needs_rank(steps, k + 1) or 0) - 1 for k in range(1, n)], np.int64)
+    # writable arrays (the walk puts each user's rows in time order in place)
+    codes = np.require(rows.column("c").to_numpy(), requirements="W")
+    pos = np.arange(rows.num_rows)
     keep, level, times, entered, last_start, touch, touch_end = walk_threads(
-        starts, rows.column("c").to_numpy(), rows.column("t").to_numpy(),
+        starts, codes, np.require(rows.column("t").to_numpy(), requirements="W"), pos,
         np.array([names.index(s) for s in steps], np.int64), strict, last_same,
         int(window / timedelta(microseconds=1)), len(names))
     if breakdown is not None:
-        bd_code, bd_values = _first_touch(rows, names.index(steps[0]), touch[keep], touch_end[keep])
+        bd_code, bd_values = _first_touch(rows.column("bd"), pos, codes, names.index(steps[0]), touch[keep],
+                                          touch_end[keep])
     else:
         bd_code, bd_values = np.zeros(int(keep.sum()), np.int64), [None]
     return _Walk(rows=rows, first_row=starts[:-1][keep], bd_code=bd_code, bd_values=bd_values, level=level[keep],
