@@ -30,6 +30,26 @@ def _open(args):
     return wb.open(args["home"], database_url=args.get("database_url"))
 
 
+def _at_once(db_args, n: int, act) -> None:
+    """Run ``act(workspace, i)`` in n threads, each with its own workspace (its own
+    connection pool, like separate web workers), released together by a barrier."""
+    barrier = threading.Barrier(n, timeout=60)
+
+    def run(i):
+        own = _open(db_args)
+        try:
+            barrier.wait()
+            act(own, i)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
 def test_eight_concurrent_requests_against_room_for_five(db_args):
     ws = _open(db_args)
     st = ws.brand("acme").studio
@@ -37,25 +57,16 @@ def test_eight_concurrent_requests_against_room_for_five(db_args):
     unit = st.get(cost)["cost"] or ws.brand("acme").studio.usage()["reserved_cost"]
     st.cancel(cost)
     st.set_budget(monthly_cost_limit=round(unit * 5 + unit / 2, 9))
-    barrier = threading.Barrier(8, timeout=60)
     outcomes = []
 
-    def request(i):
-        own = _open(db_args)  # each request its own connection pool, like separate web workers
+    def request(own, i):
         try:
-            barrier.wait()
             own.brand("acme").studio.request("TEMPLATE", f"page {i}")
             outcomes.append("accepted")
         except BudgetExceededError:
             outcomes.append("refused")
-        finally:
-            own.close()
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _at_once(db_args, 8, request)
     assert Counter(outcomes) == {"accepted": 5, "refused": 3}
     assert st.usage()["reserved_count"] == 5
     ws.close()
@@ -64,22 +75,9 @@ def test_eight_concurrent_requests_against_room_for_five(db_args):
 def test_concurrent_regenerations_get_distinct_versions(db_args):
     ws = _open(db_args)
     first = ws.brand("acme").studio.request("TEMPLATE", "landing page")
-    barrier = threading.Barrier(6, timeout=60)
     made = []
-
-    def regenerate(i):
-        own = _open(db_args)
-        try:
-            barrier.wait()
-            made.append(own.brand("acme").studio.regenerate(first, prompt=f"landing page v{i}"))
-        finally:
-            own.close()
-
-    threads = [threading.Thread(target=regenerate, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _at_once(db_args, 6, lambda own, i: made.append(own.brand("acme").studio.regenerate(
+        first, prompt=f"landing page v{i}")))
     history = ws.brand("acme").studio.history(first)
     assert len(made) == 6
     assert sorted(history["version"]) == [1, 2, 3, 4, 5, 6, 7]

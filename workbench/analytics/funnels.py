@@ -15,9 +15,10 @@ possible from that start. A user counts once, at the furthest step reached in
 any attempt. Their timings come from the *counted attempt*: the earliest-starting
 attempt among those reaching their furthest step.
 
-DuckDB reads the step events and sorts them by user (a 64-bit hash of the id, checked
-for collisions) and time; a compiled walk (``_funnel_kernel``) then follows every
-attempt of every user in one pass. The portable Ibis formulation of the same semantics
+DuckDB reads the step events and sorts them by user (a 64-bit hash of the id; every
+group is checked to hold one id, and a collision reruns the query sorted by the ids
+themselves); a compiled walk (``_funnel_kernel``) puts each user's rows in time order
+and follows every attempt in one pass. The portable Ibis formulation of the same semantics
 is in :mod:`.portable`; the tests hold the two equal.
 """
 from __future__ import annotations
