@@ -98,7 +98,7 @@ class _Walk(NamedTuple):
     last_start: np.ndarray
 
 
-def _sorted_rows(rel, steps: list[str], breakdown: bool, key: str, integer_ids: bool) -> pa.Table:
+def _user_rows(rel, steps: list[str], breakdown: bool, key: str, integer_ids: bool) -> pa.Table:
     """The users' step rows, grouped by user key: ``uk``, ``user_id``, ``c`` (the event's
     code), ``t`` and, with a breakdown, ``bd``."""
     names = list(dict.fromkeys(steps))
@@ -184,7 +184,7 @@ def _walk(events, steps: list[str], window, breakdown: str | None, cols: dict) -
                       expressions={"bd": bd}, time="epoch_us")
     integer_ids = str(dict(zip(rel.columns, rel.types))["user_id"]).upper() in _INTEGER_TYPES
     for key in _KEY_MODES:
-        rows = _sorted_rows(rel, steps, breakdown is not None, key, integer_ids)
+        rows = _user_rows(rel, steps, breakdown is not None, key, integer_ids)
         starts = _group_starts(rows.column("uk") if key == "hash" or integer_ids else rows.column("user_id"))
         if integer_ids or key == "dense":
             break
