@@ -300,24 +300,27 @@ def retention(table, *, period: str, periods: int, start_event: str | None, retu
 
 def _retention_frame(sizes: pd.DataFrame, hits: pd.DataFrame, period: str, periods: int, mode: str,
                      max_ts) -> pd.DataFrame:
-    """The long retention table from cohort sizes ``c, cohort_size`` and ``c, k, users``."""
-    counts = {(int(c), int(k)): int(u) for c, k, u in hits[["c", "k", "users"]].itertuples(index=False)}
-    rows = []
-    for c, size in sorted((int(c), int(s)) for c, s in sizes[["c", "cohort_size"]].itertuples(index=False)):
-        for k in range(periods + 1):
-            if k == 0:
-                users = size
-            elif mode == "on":
-                users = counts.get((c, k), 0)
-            else:
-                users = sum(u for (cc, kk), u in counts.items() if cc == c and kk >= k)
-            complete = max_ts is not None and not pd.isna(max_ts) and period_start_us(period, c + k + 1) <= max_ts
-            rows.append({"cohort": period_start_us(period, c), "period": k,
-                         "cohort_size": size, "users": users, "complete": bool(complete)})
-    out = pd.DataFrame(rows, columns=["cohort", "period", "cohort_size", "users", "complete"])
-    out["cohort"] = out["cohort"].astype("int64").astype("datetime64[us]").astype("datetime64[ns]")
-    for col in ("period", "cohort_size", "users"):
-        out[col] = out[col].astype("int64")
-    out["rate"] = (out["users"] / out["cohort_size"]).astype("float64") if len(out) else np.float64()
+    """The long retention table from cohort sizes ``c, cohort_size`` and counts ``c, k, users``
+    (users active in period c+k for "on"; users whose last active period is c+k otherwise)."""
+    sizes = sizes.sort_values("c")
+    cohorts = sizes["c"].to_numpy(np.int64)
+    grid = np.zeros((len(cohorts), periods + 2), np.int64)  # column periods+1: later than reported
+    row = np.searchsorted(cohorts, hits["c"].to_numpy(np.int64))
+    np.add.at(grid, (row, np.minimum(hits["k"].to_numpy(np.int64), periods + 1)), hits["users"].to_numpy(np.int64))
+    if mode == "on_or_after":  # active in k or any later period: suffix sums
+        grid = grid[:, ::-1].cumsum(axis=1)[:, ::-1]
+    grid[:, 0] = sizes["cohort_size"].to_numpy(np.int64)
+    k = np.tile(np.arange(periods + 1), len(cohorts))
+    c = np.repeat(cohorts, periods + 1)
+    last = None if max_ts is None or pd.isna(max_ts) else int(max_ts)
+    out = pd.DataFrame({
+        "cohort": np.array([period_start_us(period, int(x)) for x in c], np.int64).astype("datetime64[us]")
+        .astype("datetime64[ns]"),
+        "period": k.astype(np.int64),
+        "cohort_size": np.repeat(grid[:, 0], periods + 1),
+        "users": grid[:, :periods + 1].reshape(-1),
+        "complete": [last is not None and period_start_us(period, int(x) + int(y) + 1) <= last for x, y in zip(c, k)],
+    })
+    out["rate"] = (out["users"] / out["cohort_size"]).astype("float64")
     out["complete"] = out["complete"].astype(bool)
     return out[["cohort", "period", "cohort_size", "users", "rate", "complete"]]
