@@ -146,3 +146,26 @@ def test_pyspark_equals_duckdb(spark_con, fixture_log):
     kwargs = dict(period="day", periods=10, start_event="signup", return_event="purchase")
     pd.testing.assert_frame_equal(retention(table, **kwargs), retention(events, **kwargs))
 
+
+
+def test_spark_connect_refuses_a_non_utc_session():
+    pytest.importorskip("pyspark")
+    from workbench.spark import connect
+
+    class Conf:
+        @staticmethod
+        def get(key):
+            return "Europe/Berlin"
+
+    class Session:
+        conf = Conf()
+
+    with pytest.raises(InvalidInputError, match="spark.sql.session.timeZone=UTC"):
+        connect(Session())
+
+
+def test_events_table_of_a_brand_without_events(ws):
+    from workbench.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="no events yet"):
+        ws.brand("empty").events_table()
