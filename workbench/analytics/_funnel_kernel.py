@@ -1,13 +1,13 @@
 """The funnel's per-user walk, compiled with numba.
 
-Input: a user's step events sorted by time (all users one after another, grouped by
-user key). For every step-1 row (an attempt) the chain takes, step by step, the
+Input: the step events grouped by user (all users one after another, in any order
+inside a user); the walk first puts each user's rows in time order. For every step-1 row (an attempt) the chain takes, step by step, the
 earliest eligible row: at or after the previous step's time (strictly after when the
 previous step names the same event), after the row used by the last earlier step of
 the same event, and within the window of step 1. A user's counted attempt is the
 first attempt (earliest time, then earliest row) reaching their furthest step.
 
-Rows that tie in time keep their arbitrary sorted order; every choice above depends on
+Rows that tie in time keep an arbitrary order; every choice above depends on
 time groups, never on the order inside one, except that two rows of one event at one
 time are interchangeable.
 """

@@ -19,7 +19,6 @@ in ``_BUILTINS``.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,8 +28,6 @@ import pandas as pd
 from ..errors import InvalidInputError, MissingColumnsError
 
 __all__ = ["is_ibis_table", "funnel", "funnel_users", "retention", "BACKENDS"]
-
-log = logging.getLogger(__name__)
 
 # primitive -> backend name -> that backend's built-in SQL function
 _BUILTINS = {
