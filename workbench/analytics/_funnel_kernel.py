@@ -122,23 +122,6 @@ def walk(group_start, codes, times, pos, step_codes, strict, last_same, window, 
     return keep, level, out_t, entered, last_start, touch, touch_end
 
 
-@njit(cache=True, nogil=True)
-def one_id_per_group(group_start, offsets, data):  # pragma: no cover
-    """True when every group's rows carry the same string id (Arrow offsets + bytes)."""
-    for g in range(group_start.shape[0] - 1):
-        s = group_start[g]
-        a0 = offsets[s]
-        size = offsets[s + 1] - a0
-        for i in range(s + 1, group_start[g + 1]):
-            b0 = offsets[i]
-            if offsets[i + 1] - b0 != size:
-                return False
-            for j in range(size):
-                if data[b0 + j] != data[a0 + j]:
-                    return False
-    return True
-
-
 def walk_threads(group_start, *args, threads: int | None = None):
     """:func:`walk` over slices of users in ``threads`` threads (default: one per core, when
     there are enough users); the same result as one call."""

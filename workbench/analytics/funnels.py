@@ -15,10 +15,11 @@ possible from that start. A user counts once, at the furthest step reached in
 any attempt. Their timings come from the *counted attempt*: the earliest-starting
 attempt among those reaching their furthest step.
 
-DuckDB reads the step events and sorts them by user (a 64-bit hash of the id; every
-group is checked to hold one id, and a collision reruns the query sorted by the ids
-themselves); a compiled walk (``_funnel_kernel``) puts each user's rows in time order
-and follows every attempt in one pass. The portable Ibis formulation of the same semantics
+DuckDB reads the step events, unsorted, with a 64-bit key per user (a hash of the id,
+or the integer id itself); ``_user_groups`` groups the rows by key in compiled code and
+checks, for string or other ids, that every group holds one id (a collision reruns the
+query sorted by the ids themselves); a compiled walk (``_funnel_kernel``) puts each
+user's rows in time order and follows every attempt in one pass. The portable Ibis formulation of the same semantics
 is in :mod:`.portable`; the tests hold the two equal.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ import pyarrow.compute as pc
 
 from ..errors import InvalidInputError
 from . import portable
+from ._user_groups import Grouped, fingerprints, group_by_key, is_string, mix, one_id_per_group
 from ._inputs import as_relation, literal, parse_window, quote, source_relation
 
 log = logging.getLogger(__name__)
@@ -69,9 +71,11 @@ def _breakdown_expr(breakdown: str, columns: list[str]) -> str:
         "nor usable as a properties key (there is no properties column)")
 
 
-# How rows are grouped by user before the walk. "hash": sort by a 64-bit hash of the id (fast);
-# every group is then checked to hold one id, and on a collision the query is rerun with
-# "dense": sort by the id itself, which cannot collide. Results are always exact.
+# How rows are grouped by user before the walk. "hash": read them unsorted and group them
+# by a 64-bit key (``_user_groups``): the ids themselves when they are integers (through
+# a bijection), else a hash of the id, after which every group is checked to hold one id;
+# on a collision the query is rerun with "dense": sorted by the ids themselves, which
+# cannot collide. Results are always exact.
 _KEY_MODES = ("hash", "dense")
 _HASH_SQL = "hash(user_id)"
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
@@ -89,7 +93,7 @@ def _needs_rank(steps: list[str], k: int) -> int | None:
 class _Walk(NamedTuple):
     """Per user with a step-1 event (times in epoch microseconds, NO_TIME when missing)."""
     rows: pa.Table
-    first_row: np.ndarray  # the user's first sorted row (where their user_id is read)
+    first_row: np.ndarray  # one of the user's rows (where their user_id is read)
     bd_code: np.ndarray    # index into bd_values
     bd_values: list        # sorted values, then None
     level: np.ndarray
@@ -99,45 +103,32 @@ class _Walk(NamedTuple):
 
 
 def _user_rows(rel, steps: list[str], breakdown: bool, key: str, integer_ids: bool) -> pa.Table:
-    """The users' step rows, grouped by user key: ``uk``, ``user_id``, ``c`` (the event's
-    code), ``t`` and, with a breakdown, ``bd``."""
+    """The users' step rows: ``uk`` (the hash key; not for integer ids), ``user_id``,
+    ``c`` (the event's code), ``t`` and, with a breakdown, ``bd``. Unsorted, except with
+    ``key="dense"``: sorted by id."""
     names = list(dict.fromkeys(steps))
     code = "CASE event " + " ".join(f"WHEN {literal(n)} THEN {i}" for i, n in enumerate(names)) + " END::UTINYINT"
     bd = ", bd" if breakdown else ""  # only step-1 rows' values are used
-    uk = "user_id" if integer_ids or key == "dense" else _HASH_SQL
-    # sorted by user only: each user's few rows are put in time order by the walk
-    return rel.query("ev", f"SELECT {uk} AS uk, user_id, {code} AS c, ts AS t{bd} FROM ev "
+    uk = "" if integer_ids or key == "dense" else f"{_HASH_SQL} AS uk, "
+    order = " ORDER BY user_id" if key == "dense" else ""
+    return rel.query("ev", f"SELECT {uk}user_id, {code} AS c, ts AS t{bd} FROM ev "
                            f"WHERE event IN ({', '.join(literal(n) for n in names)}) "
-                           "AND user_id IS NOT NULL AND ts IS NOT NULL ORDER BY uk").to_arrow_table()
+                           f"AND user_id IS NOT NULL AND ts IS NOT NULL{order}").to_arrow_table()
 
 
-def _group_starts(keys: pa.ChunkedArray) -> np.ndarray:
-    """Row indexes where each run of equal keys starts, plus the end."""
-    arr = keys.combine_chunks()
-    n = len(arr)
-    if n == 0:
-        return np.zeros(1, np.int64)
-    if pa.types.is_integer(arr.type):
-        values = arr.to_numpy()
-        change = values[1:] != values[:-1]
-    else:
-        change = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    return np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
-
-
-def _one_id_per_group(starts: np.ndarray, ids: pa.ChunkedArray) -> bool:
-    """True when each group of rows (``starts``) holds a single user id."""
-    from ._funnel_kernel import one_id_per_group
-
-    ids = ids.combine_chunks()
-    if len(ids) == 0:
-        return True
-    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
-        width = np.int32 if pa.types.is_string(ids.type) else np.int64
-        offsets = np.frombuffer(ids.buffers()[1], width)[ids.offset:ids.offset + len(ids) + 1]
-        return one_id_per_group(starts, offsets, np.frombuffer(ids.buffers()[2] or b"", np.uint8))
-    firsts = ids.take(pa.array(np.repeat(starts[:-1], np.diff(starts))))
-    return bool(pc.all(pc.equal(ids, firsts)).as_py())
+def _group_rows(rows: pa.Table, key: str, integer_ids: bool) -> Grouped | None:
+    """The rows grouped by user; None when two ids share a hash key."""
+    ids = rows.column("user_id").combine_chunks()
+    codes, times = rows.column("c").to_numpy(), rows.column("t").to_numpy()
+    if key == "dense":  # sorted by id already
+        n = len(ids)
+        change = pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False) if n else []
+        return Grouped(np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64), np.arange(n),
+                       codes.copy(), times.copy(), np.empty(0, np.uint64))
+    if integer_ids:  # a bijection: equal keys are equal ids
+        return group_by_key(mix(ids.to_numpy()), codes, times)
+    grouped = group_by_key(rows.column("uk").to_numpy(), codes, times, fingerprints(ids) if is_string(ids) else None)
+    return grouped if one_id_per_group(grouped, ids) else None
 
 
 def _bd_codes(values: pa.Array) -> tuple[np.ndarray, list]:
@@ -185,29 +176,27 @@ def _walk(events, steps: list[str], window, breakdown: str | None, cols: dict) -
     integer_ids = str(dict(zip(rel.columns, rel.types))["user_id"]).upper() in _INTEGER_TYPES
     for key in _KEY_MODES:
         rows = _user_rows(rel, steps, breakdown is not None, key, integer_ids)
-        starts = _group_starts(rows.column("uk") if key == "hash" or integer_ids else rows.column("user_id"))
-        if integer_ids or key == "dense":
-            break
-        if _one_id_per_group(starts, rows.column("user_id")):
+        grouped = _group_rows(rows, key, integer_ids)
+        if grouped is not None:
             break
         log.info("user id hash collision; grouping by the ids themselves")
+    starts, perm = grouped.starts, grouped.perm
     names = list(dict.fromkeys(steps))
     n = len(steps)
     strict = np.array([False] + [steps[k] == steps[k - 1] for k in range(1, n)])
     last_same = np.array([-1] + [(_needs_rank(steps, k + 1) or 0) - 1 for k in range(1, n)], np.int64)
-    # writable arrays (the walk puts each user's rows in time order in place)
-    codes = np.require(rows.column("c").to_numpy(), requirements="W")
-    pos = np.arange(rows.num_rows)
+    # the walk puts each user's rows in time order in place (codes, times and perm)
+    codes = grouped.codes
     keep, level, times, entered, last_start, touch, touch_end = walk_threads(
-        starts, codes, np.require(rows.column("t").to_numpy(), requirements="W"), pos,
+        starts, codes, grouped.times, perm,
         np.array([names.index(s) for s in steps], np.int64), strict, last_same,
         int(window / timedelta(microseconds=1)), len(names))
     if breakdown is not None:
-        bd_code, bd_values = _first_touch(rows.column("bd"), pos, codes, names.index(steps[0]), touch[keep],
+        bd_code, bd_values = _first_touch(rows.column("bd"), perm, codes, names.index(steps[0]), touch[keep],
                                           touch_end[keep])
     else:
         bd_code, bd_values = np.zeros(int(keep.sum()), np.int64), [None]
-    return _Walk(rows=rows, first_row=starts[:-1][keep], bd_code=bd_code, bd_values=bd_values, level=level[keep],
+    return _Walk(rows=rows, first_row=perm[starts[:-1][keep]], bd_code=bd_code, bd_values=bd_values, level=level[keep],
                  times=times[keep], entered=entered[keep], last_start=last_start[keep])
 
 
