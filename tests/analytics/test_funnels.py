@@ -181,3 +181,19 @@ def test_user_ids_that_are_not_strings_or_integers():
     events = pd.DataFrame({"user_id": [1.5, 1.5, 2.5], "event": ["a", "b", "a"],
                            "ts": pd.to_datetime(["2026-01-01 00:00", "2026-01-01 00:05", "2026-01-01 00:01"])})
     assert funnel(events, ["a", "b"], "1h")["users"].tolist() == [2, 1]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint64"])
+def test_integer_ids_give_the_same_funnel_as_the_same_ids_as_strings(dtype):
+    rng = np.random.default_rng(11)
+    n = 20_000
+    ids = rng.integers(0, 2_000, n)
+    if dtype == "int64":
+        ids = ids * 4_611_686_018_427 - 2**62  # negative and large ids
+    frame = pd.DataFrame({"user_id": ids.astype(dtype), "event": rng.choice(["a", "b", "c"], n),
+                          "ts": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ms")})
+    as_text = frame.assign(user_id=frame["user_id"].astype(str))
+    steps = ["a", "b", "a", "c"]
+    got, want = funnel_users(frame, steps, "2d"), funnel_users(as_text, steps, "2d")
+    assert dict(zip(got["user_id"].astype(str), got["level"])) == dict(zip(want["user_id"], want["level"]))
+    assert funnel(frame, steps, "2d").equals(funnel(as_text, steps, "2d"))
