@@ -72,3 +72,9 @@ def test_non_string_ids_are_checked_too():
     assert not one_id_per_group(group_by_key(keys, np.zeros(3, np.uint8), np.arange(3)), ids)
     keys = np.array([7, 9, 7], np.uint64)
     assert one_id_per_group(group_by_key(keys, np.zeros(3, np.uint8), np.arange(3)), ids)
+
+
+def test_string_ids_without_fingerprints_are_refused():
+    ids = pa.array(["a", "b"])
+    with pytest.raises(ValueError, match="fingerprints"):
+        one_id_per_group(group_by_key(np.zeros(2, np.uint64), np.zeros(2, np.uint8), np.arange(2)), ids)

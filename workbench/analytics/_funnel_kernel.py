@@ -14,10 +14,11 @@ time are interchangeable.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
+
+from ._user_groups import group_slices, in_threads
 
 NO_TIME = np.iinfo(np.int64).min
 _MAX_SLICE_ROWS = 2**31 - 2  # walk's scratch holds int32 row offsets
@@ -130,10 +131,6 @@ def walk_threads(group_start, *args, threads: int | None = None):
     slices = max(threads, int(group_start[-1] - group_start[0]) // _MAX_SLICE_ROWS + 1)
     if slices == 1:
         return walk(group_start, *args)
-    # cut the users into slices of about equal rows (a single user is never cut)
-    cuts = np.searchsorted(group_start, np.linspace(group_start[0], group_start[-1], slices + 1)[1:-1])
-    bounds = [0, *sorted(set(int(c) for c in cuts)), n_groups]
-    parts = [group_start[a:b + 1] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(lambda gs: walk(gs, *args), parts))
+    results = in_threads(lambda g0, g1: walk(group_start[g0:g1 + 1], *args), group_slices(group_start, slices),
+                         threads)
     return tuple(np.concatenate([r[i] for r in results]) for i in range(len(results[0])))

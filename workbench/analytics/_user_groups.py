@@ -21,25 +21,41 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-__all__ = ["Grouped", "group_by_key", "mix", "fingerprints", "one_id_per_group", "is_string", "in_threads"]
+__all__ = ["Grouped", "group_by_key", "mix", "fingerprints", "one_id_per_group", "is_string", "in_threads", "threads_for",
+           "row_slices", "group_slices"]
 
 _LONG = np.uint64(1 << 63)  # fingerprint flag: the id has more than 7 bytes
 _MIN_ROWS_PER_THREAD = 100_000
 _LARGE_BUCKET = 4096  # rows; larger buckets are merge-sorted
 
 
-def in_threads(fn, bounds, threads: int) -> list:
-    """``fn(lo, hi)`` over consecutive ``bounds``, in up to ``threads`` threads (the
-    kernels release the GIL); results in order."""
-    parts = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-    if threads <= 1 or len(parts) <= 1:
-        return [fn(a, b) for a, b in parts]
-    with ThreadPoolExecutor(min(threads, len(parts))) as pool:
-        return list(pool.map(lambda ab: fn(*ab), parts))
+def in_threads(fn, tasks: list[tuple], threads: int) -> list:
+    """``fn(*task)`` for each task, in up to ``threads`` threads (the kernels release the
+    GIL); results in order."""
+    if threads <= 1 or len(tasks) <= 1:
+        return [fn(*task) for task in tasks]
+    with ThreadPoolExecutor(min(threads, len(tasks))) as pool:
+        return list(pool.map(lambda task: fn(*task), tasks))
 
 
-def _threads_for(n: int) -> int:
+def threads_for(n: int) -> int:
+    """Threads worth starting for ``n`` rows: one per core, at least 100,000 rows each."""
     return max(1, min(os.cpu_count() or 1, n // _MIN_ROWS_PER_THREAD))
+
+
+def row_slices(n: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` consecutive (start, end) ranges of about equal size covering 0..n."""
+    cuts = np.linspace(0, n, parts + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def group_slices(starts: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Up to ``parts`` non-empty ranges of groups (g0, g1) with about equal rows; a group
+    (rows ``starts[g]:starts[g+1]``) is never cut."""
+    n_groups = len(starts) - 1
+    cuts = np.searchsorted(starts, np.linspace(starts[0], starts[-1], parts + 1)[1:-1])
+    bounds = [0, *sorted(set(int(c) for c in cuts)), n_groups]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 @njit(cache=True, nogil=True)
@@ -55,8 +71,8 @@ def mix(ids: np.ndarray) -> np.ndarray:
     """Integer ids as evenly spread 64-bit keys; distinct ids always get distinct keys."""
     values = np.ascontiguousarray(ids).astype(np.uint64, copy=False)
     out = np.empty(len(values), np.uint64)
-    in_threads(lambda a, b: _mix(values, a, b, out), _cuts(len(values), _threads_for(len(values))),
-               _threads_for(len(values)))
+    threads = threads_for(len(values))
+    in_threads(lambda a, b: _mix(values, a, b, out), row_slices(len(values), threads), threads)
     return out
 
 
@@ -148,10 +164,6 @@ def _sort_buckets(bounds, b0, b1, shift, keys, perm, codes, times, fp, is_start)
             is_start[i] = i == s or keys[i] != keys[i - 1]
 
 
-def _cuts(n: int, parts: int) -> np.ndarray:
-    return np.linspace(0, n, parts + 1).astype(np.int64)
-
-
 class Grouped(NamedTuple):
     """Rows grouped by key: group g is rows ``starts[g]:starts[g+1]`` of ``perm`` (the
     original row indexes), ``codes``, ``times`` and ``fp`` (fingerprints, if given)."""
@@ -169,26 +181,23 @@ def group_by_key(keys: np.ndarray, codes: np.ndarray, times: np.ndarray, fp: np.
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     fp = np.empty(0, np.uint64) if fp is None else fp
     n = len(keys)
-    threads = threads or _threads_for(n)
+    threads = threads or threads_for(n)
     bits = int(min(16, max(1, np.ceil(np.log2(max(n, 2) / 128)))))
     shift = np.uint64(64 - bits)
-    cuts = _cuts(n, threads)
-    part = {int(a): i for i, a in enumerate(cuts[:-1])}
+    rows = [(i, a, b) for i, (a, b) in enumerate(row_slices(n, threads))]
     counts = np.zeros((threads, 1 << bits), np.int64)
-    in_threads(lambda a, b: _histogram(keys, a, b, shift, counts[part[a]]), cuts, threads)
+    in_threads(lambda i, a, b: _histogram(keys, a, b, shift, counts[i]), rows, threads)
     bounds = np.zeros((1 << bits) + 1, np.int64)
     np.cumsum(counts.sum(axis=0), out=bounds[1:])
     offsets = bounds[:-1] + np.cumsum(counts, axis=0) - counts  # per thread: where its rows of a bucket go
     out = Grouped(np.empty(0, np.int64), np.empty(n, np.int64), np.empty(n, codes.dtype), np.empty(n, times.dtype),
                   np.empty(len(fp), np.uint64))
     out_keys = np.empty(n, np.uint64)
-    in_threads(lambda a, b: _scatter(keys, codes, times, fp, a, b, shift, offsets[part[a]], out_keys, out.perm,
-                                     out.codes, out.times, out.fp), cuts, threads)
+    in_threads(lambda i, a, b: _scatter(keys, codes, times, fp, a, b, shift, offsets[i], out_keys, out.perm,
+                                        out.codes, out.times, out.fp), rows, threads)
     is_start = np.empty(n, np.bool_)
-    bucket_cuts = np.searchsorted(bounds, cuts, side="left")
-    bucket_cuts[0], bucket_cuts[-1] = 0, 1 << bits
-    in_threads(lambda a, b: _sort_buckets(bounds, a, b, np.uint64(64 - bits - 8), out_keys, out.perm, out.codes,
-                                          out.times, out.fp, is_start), np.unique(bucket_cuts), threads)
+    in_threads(lambda b0, b1: _sort_buckets(bounds, b0, b1, np.uint64(64 - bits - 8), out_keys, out.perm, out.codes,
+                                            out.times, out.fp, is_start), group_slices(bounds, threads), threads)
     return out._replace(starts=np.append(np.flatnonzero(is_start), n).astype(np.int64))
 
 
@@ -224,8 +233,8 @@ def fingerprints(ids: pa.Array) -> np.ndarray:
     """An 8-byte fingerprint of each string id, for :func:`one_id_per_group`."""
     offsets, data = _string_buffers(ids)
     out = np.empty(len(ids), np.uint64)
-    threads = _threads_for(len(ids))
-    in_threads(lambda a, b: _fingerprints(offsets, data, a, b, out), _cuts(len(ids), threads), threads)
+    threads = threads_for(len(ids))
+    in_threads(lambda a, b: _fingerprints(offsets, data, a, b, out), row_slices(len(ids), threads), threads)
     return out
 
 
@@ -256,7 +265,9 @@ def one_id_per_group(grouped: Grouped, ids: pa.Array) -> bool:
     if not is_string(ids):
         firsts = np.repeat(perm[starts[:-1]], np.diff(starts))
         return bool(pc.all(pc.equal(ids.take(pa.array(perm)), ids.take(pa.array(firsts)))).as_py())
+    if len(grouped.fp) != len(ids):
+        raise ValueError("string ids are checked through their fingerprints: group them with fp=fingerprints(ids)")
     offsets, data = _string_buffers(ids)
-    threads = _threads_for(len(ids))
-    group_cuts = np.unique(np.searchsorted(starts, _cuts(int(starts[-1]), threads)).clip(0, len(starts) - 1))
-    return all(in_threads(lambda a, b: _same_ids(starts, a, b, perm, grouped.fp, offsets, data), group_cuts, threads))
+    threads = threads_for(len(ids))
+    return all(in_threads(lambda g0, g1: _same_ids(starts, g0, g1, perm, grouped.fp, offsets, data),
+                          group_slices(starts, threads), threads))

@@ -19,8 +19,8 @@ DuckDB reads the step events, unsorted, with a 64-bit key per user (a hash of th
 or the integer id itself); ``_user_groups`` groups the rows by key in compiled code and
 checks, for string or other ids, that every group holds one id (a collision reruns the
 query sorted by the ids themselves); a compiled walk (``_funnel_kernel``) puts each
-user's rows in time order and follows every attempt in one pass. The portable Ibis formulation of the same semantics
-is in :mod:`.portable`; the tests hold the two equal.
+user's rows in time order and follows every attempt in one pass. The portable Ibis
+formulation of the same semantics is in :mod:`.portable`; the tests hold the two equal.
 """
 from __future__ import annotations
 
