@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ..errors import InvalidInputError, MissingColumnsError
 
-__all__ = ["as_relation", "source_relation", "parse_window", "quote", "literal"]
+__all__ = ["as_relation", "source_relation", "parse_window", "window_us", "quote", "literal"]
 
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -47,6 +47,11 @@ def parse_window(window) -> timedelta:
     if window <= timedelta(0):
         raise InvalidInputError(f"window must be positive, got {window}")
     return window
+
+
+def window_us(window: timedelta) -> int:
+    """A window in whole microseconds (the funnels compare integer epoch microseconds)."""
+    return int(window / timedelta(microseconds=1))
 
 
 def _connect() -> duckdb.DuckDBPyConnection:

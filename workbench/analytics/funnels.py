@@ -35,8 +35,8 @@ import pyarrow.compute as pc
 
 from ..errors import InvalidInputError
 from . import portable
+from ._inputs import as_relation, literal, parse_window, quote, source_relation, window_us
 from ._user_groups import Grouped, fingerprints, group_by_key, is_string, mix, one_id_per_group
-from ._inputs import as_relation, literal, parse_window, quote, source_relation
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _walk(events, steps: list[str], window, breakdown: str | None, cols: dict) -
     keep, level, times, entered, last_start, touch, touch_end = walk_threads(
         starts, codes, grouped.times, perm,
         np.array([names.index(s) for s in steps], np.int64), strict, last_same,
-        int(window / timedelta(microseconds=1)), len(names))
+        window_us(window), len(names))
     if breakdown is not None:
         bd_code, bd_values = _first_touch(rows.column("bd"), perm, codes, names.index(steps[0]), touch[keep],
                                           touch_end[keep])

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError, MissingColumnsError
+from ._inputs import window_us
 
 __all__ = ["is_ibis_table", "funnel", "funnel_users", "retention", "BACKENDS"]
 
@@ -190,7 +191,7 @@ def funnel_users(table, steps: list[str], window: timedelta, *, breakdown: str |
     """Per-user funnel progress on the table's backend; same frame as ``funnels.funnel_users``."""
     from .funnels import us_to_datetime
 
-    expr = _funnel_users_expr(table, steps, _window_us(window), breakdown, cols)
+    expr = _funnel_users_expr(table, steps, window_us(window), breakdown, cols)
     out = expr.execute().rename(columns={"bd": "breakdown"})
     for col in [f"t{k}" for k in range(1, len(steps) + 1)] + ["entered", "last_start"]:
         out[col] = us_to_datetime(out[col])
@@ -207,7 +208,7 @@ def funnel(table, steps: list[str], window: timedelta, *, breakdown: str | None,
 
     from .funnels import summary_frame
 
-    users = _funnel_users_expr(table, steps, _window_us(window), breakdown, cols)
+    users = _funnel_users_expr(table, steps, window_us(window), breakdown, cols)
     n = len(steps)
     aggs = {f"u{k}": (users.level >= k).sum() for k in range(1, n + 1)}
     # NULL outside the users reaching the step rather than median(where=...), which Ibis spells
@@ -217,10 +218,6 @@ def funnel(table, steps: list[str], window: timedelta, *, breakdown: str | None,
     per_bd = users.group_by("bd").agg(**aggs).execute()
     per_bd["bd"] = per_bd["bd"].astype(object).where(per_bd["bd"].notna(), None)
     return summary_frame(per_bd, steps, breakdown is not None)
-
-
-def _window_us(window: timedelta) -> int:
-    return int(window / timedelta(microseconds=1))
 
 
 # ----------------------------------------------------------------------------- retention
