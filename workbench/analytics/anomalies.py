@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.seasonal import STL
 
 from ..errors import InsufficientDataError, InvalidInputError
 
@@ -40,6 +39,8 @@ def _fit_and_score(values: np.ndarray, period: int, threshold: float, trend: int
     weekly series). The seasonal smoother spans three cycles and the trend four, so
     that neither absorbs day-to-day noise.
     """
+    from statsmodels.tsa.seasonal import STL  # imported on use: it takes most of a second
+
     trend = trend or _odd(4 * period)
     flagged = np.zeros(values.size, dtype=bool)
     max_flags = max(3, values.size // 10)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,9 @@ import pyarrow.compute as pc
 from ..errors import InvalidInputError
 from . import portable
 from ._inputs import as_relation, literal, parse_window, quote, source_relation, window_us
-from ._user_groups import Grouped, fingerprints, group_by_key, is_string, mix, one_id_per_group
+
+if TYPE_CHECKING:
+    from ._user_groups import Grouped
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,8 @@ def _user_rows(rel, steps: list[str], breakdown: bool, key: str, integer_ids: bo
 
 def _group_rows(rows: pa.Table, key: str, integer_ids: bool) -> Grouped | None:
     """The rows grouped by user; None when two ids share a hash key."""
+    from ._user_groups import Grouped, fingerprints, group_by_key, is_string, mix, one_id_per_group
+
     ids = rows.column("user_id").combine_chunks()
     codes, times = rows.column("c").to_numpy(), rows.column("t").to_numpy()
     if key == "dense":  # sorted by id already
