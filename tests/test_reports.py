@@ -60,7 +60,10 @@ def test_report_runs_with_defaults_to_self_contained_html(demo, name):
     html = run.html_path.read_text()
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", html), "fetches from the network"
     assert "<pre" not in html or "Traceback" not in html
-    assert html.count("data:image/png;base64") >= 1
+    charts = re.findall(r'<img [^>]*src="data:image/png;base64', html)
+    assert charts, "no chart"
+    alts = re.findall(r'<img alt="([^"]*)"', html)  # every chart described by its section
+    assert len(alts) == len(charts) and all(a.startswith("Chart. ") for a in alts)
     listed = demo.brand("acme").reports()
     assert run.id in listed["id"].tolist()
 
@@ -136,3 +139,22 @@ def test_cli_parses_json_parameters(demo, capsys):
     from workbench.cli import _parse_value
     assert _parse_value("30") == 30 and _parse_value('["a", "b"]') == ["a", "b"] and _parse_value("7d") == "7d"
     assert json.loads("null") is None
+
+
+def test_charts_get_the_text_of_their_section_as_alternative_text():
+    import nbformat
+
+    from workbench.reports import describe_charts
+
+    png = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
+           "metadata": {}}
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.from_dict(dict(png))]),
+        nbformat.v4.new_markdown_cell("## Steps\n\nUsers counted once, at the furthest `step`. More text."),
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.from_dict(dict(png)),
+                                                     nbformat.v4.new_output("stream", text="hi")]),
+    ])
+    describe_charts(nb)
+    assert nb.cells[0].outputs[0].metadata["image/png"]["alt"] == "Chart"
+    assert nb.cells[2].outputs[0].metadata["image/png"]["alt"] == "Chart. Steps: Users counted once, at the furthest step"
+    assert "metadata" not in nb.cells[2].outputs[1] or not nb.cells[2].outputs[1].get("metadata")

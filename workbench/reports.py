@@ -9,6 +9,7 @@ recorded with its error and keeps the partly executed notebook.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -70,6 +71,28 @@ def _kernel_name() -> str:
     return "workbench" if "workbench" in find_kernel_specs() else "python3"
 
 
+def _section(markdown: str) -> str:
+    """A markdown cell as one line: its heading and the first sentence after it."""
+    lines = [line.strip() for line in markdown.splitlines() if line.strip()]
+    heading = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), "")
+    text = " ".join(line for line in lines if not line.startswith("#")).replace("`", "")
+    sentence = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;") if text else ""
+    return ": ".join(part for part in (heading, sentence) if part)
+
+
+def describe_charts(notebook) -> None:
+    """Give every chart (PNG output) alternative text, in place: the section it sits in (the
+    markdown cell above it), so that a shared report still reads sensibly without its images."""
+    section = ""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            section = _section(cell.source)
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                meta = output.setdefault("metadata", {}).setdefault("image/png", {})
+                meta.setdefault("alt", f"Chart. {section}" if section else "Chart")
+
+
 def render_html(notebook_path: Path, html_path: Path) -> Path:
     """Self-contained HTML of an executed notebook, code cells hidden."""
     import nbformat
@@ -77,7 +100,9 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
 
     exporter = HTMLExporter(template_name="workbench_report", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook_path), as_version=4))
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    describe_charts(notebook)
+    body, _ = exporter.from_notebook_node(notebook)
     html_path.write_text(body, encoding="utf-8")
     return html_path
 
