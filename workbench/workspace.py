@@ -121,16 +121,18 @@ class BrandScope:
         """This brand's events (``since <= ts < until``) as a DuckDB relation; ``.df()`` for pandas."""
         return self.workspace.store.relation(self.workspace.con, self.name, since=since, until=until)
 
-    def events_table(self, con=None):
+    def events_table(self, con=None, *, segment=None):
         """This brand's events as an Ibis table on ``con`` (an Ibis connection; default: a new
-        in-memory DuckDB one). Pass it to :mod:`workbench.analytics` to run the portable
+        in-memory DuckDB one), limited to a segment's members when given (a saved segment's
+        name, or a definition). Pass it to :mod:`workbench.analytics` to run the portable
         path, e.g. on Spark with ``con = workbench.spark.connect(spark)``."""
         import ibis
 
         if not self.workspace.store.files(self.name):
             raise NotFoundError(f"brand {self.name!r} has no events yet: ingest some first")
         con = con if con is not None else ibis.duckdb.connect()
-        return con.read_parquet(str(self.workspace.store.brand_dir(self.name) / "*.parquet"))
+        table = con.read_parquet(str(self.workspace.store.brand_dir(self.name) / "*.parquet"))
+        return table if segment is None else segments_mod.filter_events(table, self._segment_spec(segment))
 
     # -- saved definitions ------------------------------------------------------
     @property

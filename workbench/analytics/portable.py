@@ -1,8 +1,8 @@
-"""Funnels and retention written once in Ibis, for any supported Ibis backend.
+"""Funnels, retention, daily metrics and segments written once in Ibis, for any supported Ibis backend.
 
 This is the portable path: the same expressions run on DuckDB (embedded) and on
 PySpark when a brand outgrows one machine. The functions in :mod:`.funnels` and
-:mod:`.retention` are DuckDB fast paths with the same semantics (see their module
+:mod:`.retention` (and :mod:`.metrics`, :mod:`.segments`) are DuckDB fast paths with the same semantics (see their module
 docstrings); the test suite checks that both paths return identical frames.
 
 Pass an Ibis table to :func:`workbench.analytics.funnel`, ``funnel_users`` or
@@ -28,7 +28,8 @@ import pandas as pd
 from ..errors import InvalidInputError, MissingColumnsError
 from ._inputs import window_us
 
-__all__ = ["is_ibis_table", "funnel", "funnel_users", "retention", "BACKENDS"]
+__all__ = ["is_ibis_table", "funnel", "funnel_users", "retention", "daily_metrics", "segment_users",
+           "filter_events", "BACKENDS"]
 
 # primitive -> backend name -> that backend's built-in SQL function
 _BUILTINS = {
@@ -318,3 +319,113 @@ def _retention_frame(sizes: pd.DataFrame, hits: pd.DataFrame, period: str, perio
     out["rate"] = (out["users"] / out["cohort_size"]).astype("float64")
     out["complete"] = out["complete"].astype(bool)
     return out[["cohort", "period", "cohort_size", "users", "rate", "complete"]]
+
+
+# ----------------------------------------------------------------------------- daily metrics
+def daily_metrics(table, needed: dict[str, tuple[str, str | None]], *, cols: dict) -> pd.DataFrame:
+    """Per UTC day, ``ds`` and one float column per metric of ``needed`` (entries of
+    ``metrics.METRICS``); days without events are absent. Same as the fast path's query."""
+    import ibis
+
+    backend = _backend(table)
+    columns = list(table.columns)
+    missing = [cols[k] for k in ("user_col", "event_col", "ts_col") if cols[k] not in columns]
+    if missing:
+        raise MissingColumnsError(missing, columns)
+    revenue = (table[cols["revenue_col"]].cast("float64") if cols["revenue_col"] in columns
+               else ibis.null().cast("float64"))
+    ev = table.select(user_id=table[cols["user_col"]], event=table[cols["event_col"]].cast("string"),
+                      t=_epoch_us(table[cols["ts_col"]], backend), revenue=revenue)
+    ev = ev.filter(ev.t.notnull())
+    ev = ev.mutate(d=_floor_div(ev.t, _DAY_US))
+
+    def aggregate(kind: str, event: str | None):
+        where = ev.event == event if event else None
+        if kind == "users":
+            return ev.user_id.nunique(where=where)
+        if kind == "events":
+            return ev.count(where=where)
+        return ibis.coalesce(ev.revenue.sum(), 0.0)
+
+    out = ev.group_by("d").agg(**{m: aggregate(*spec).cast("float64") for m, spec in needed.items()}).execute()
+    out = out.sort_values("d").reset_index(drop=True)
+    days = out.pop("d").to_numpy(np.int64)
+    out.insert(0, "ds", (days * _DAY_US).astype("datetime64[us]").astype("datetime64[ns]"))
+    return out
+
+
+# ----------------------------------------------------------------------------- segments
+def _condition(ev, c, columns: list[str], backend: str):
+    """The rows matching a property condition (see :mod:`.segments`)."""
+    import ibis.expr.datatypes as dt
+
+    value = c.value
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) or (
+        isinstance(value, (list, tuple)) and value and all(isinstance(x, (int, float)) for x in value))
+    if c.field in ("event", "revenue", "user_id"):
+        expr = ev[c.field].cast("float64" if numeric else "string")
+    elif "properties" in columns:
+        raw = _builtin("json_get", backend, (dt.string, dt.string), dt.string)(ev.properties, "$." + c.field)
+        expr = raw.try_cast("float64") if numeric else raw
+    else:
+        raise InvalidInputError(f"segment field {c.field!r} is not an events column and there is no properties column")
+
+    def lit(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"  # as JSON spells them
+        return float(v) if numeric else str(v)
+
+    ops = {"==": lambda x: expr == lit(x), "!=": lambda x: expr != lit(x), ">": lambda x: expr > lit(x),
+           ">=": lambda x: expr >= lit(x), "<": lambda x: expr < lit(x), "<=": lambda x: expr <= lit(x),
+           "in": lambda x: expr.isin([lit(v) for v in x]), "not in": lambda x: expr.notin([lit(v) for v in x]),
+           "contains": lambda x: expr.contains(str(x))}
+    cond = ops[c.op](value)
+    return cond & (ev.event == c.event) if c.event else cond
+
+
+def _members(table, spec, as_of_us: int | None, cols: dict):
+    """An Ibis table of the segment's members (column ``user_id``)."""
+    import ibis
+
+    backend = _backend(table)
+    columns = list(table.columns)
+    missing = [cols[k] for k in ("user_col", "event_col", "ts_col") if cols[k] not in columns]
+    if missing:
+        raise MissingColumnsError(missing, columns)
+    ev = table.select(user_id=table[cols["user_col"]], event=table[cols["event_col"]].cast("string"),
+                      t=_epoch_us(table[cols["ts_col"]], backend),
+                      revenue=table.revenue if "revenue" in columns else ibis.null().cast("float64"),
+                      properties=table.properties.cast("string") if "properties" in columns
+                      else ibis.null().cast("string"))
+    if as_of_us is None:
+        last = ev.t.max().execute()
+        as_of_us = 0 if last is None or pd.isna(last) else int(last)
+    users = ev.select("user_id").distinct()
+    parts = []
+    for c in spec.conditions:
+        if c.kind == "property":
+            parts.append(ev.filter(_condition(ev, c, columns, backend)).select("user_id").distinct())
+            continue
+        hits = ev.filter(ev.event == c.event, ev.t <= as_of_us)
+        if c.within_days:
+            hits = hits.filter(hits.t > as_of_us - c.within_days * _DAY_US)
+        counts = hits.group_by("user_id").agg(n=hits.count())
+        joined = users.left_join(counts, users.user_id == counts.user_id)
+        n = ibis.coalesce(joined.n, 0)
+        cmp = {"==": n == c.count, "!=": n != c.count, ">": n > c.count, ">=": n >= c.count, "<": n < c.count,
+               "<=": n <= c.count}[c.op]
+        parts.append(joined.filter(cmp).select(user_id=joined.user_id))
+    return ibis.intersect(*parts) if spec.match == "all" and len(parts) > 1 else (
+        ibis.union(*parts, distinct=True) if len(parts) > 1 else parts[0])
+
+
+def segment_users(table, spec, *, as_of_us: int | None, cols: dict) -> pd.DataFrame:
+    """Members of a segment on the table's backend; same frame as ``segments.segment_users``."""
+    out = _members(table, spec, as_of_us, cols).execute()
+    return out.sort_values("user_id", na_position="last", kind="stable").reset_index(drop=True)
+
+
+def filter_events(table, spec, *, as_of_us: int | None, cols: dict):
+    """The rows of ``table`` whose user is a member of the segment (an Ibis table)."""
+    members = _members(table, spec, as_of_us, cols)
+    return table.semi_join(members, table[cols["user_col"]] == members.user_id)

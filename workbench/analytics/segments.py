@@ -23,6 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import InvalidInputError, invalid_input
+from . import portable
 from ._inputs import as_relation, literal, quote
 
 __all__ = ["PropertyCondition", "BehaviourCondition", "SegmentSpec", "segment_spec", "segment_users",
@@ -129,14 +130,23 @@ def _relation(events, user_col, event_col, ts_col) -> duckdb.DuckDBPyRelation:
                        optional={"revenue": "revenue", "properties": "properties"})
 
 
+def _as_of_utc(as_of) -> pd.Timestamp:
+    ts = pd.Timestamp(as_of)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+
+
 def _as_of_literal(rel: duckdb.DuckDBPyRelation, as_of) -> str:
     if as_of is None:
         value = rel.query("ev", "SELECT max(ts) FROM ev").fetchall()[0][0]
         value = value or datetime(1970, 1, 1)
     else:
-        ts = pd.Timestamp(as_of)
-        value = (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime()
+        value = _as_of_utc(as_of).to_pydatetime()
     return literal(value.isoformat(sep=" "))
+
+
+def _as_of_us(as_of) -> int | None:
+    """``as_of`` in epoch microseconds (naive: UTC); None stays None (the last event)."""
+    return None if as_of is None else (_as_of_utc(as_of) - pd.Timestamp(0)) // pd.Timedelta(microseconds=1)
 
 
 def segment_users(events, segment, *, as_of=None, user_col: str = "user_id", event_col: str = "event",
@@ -156,14 +166,21 @@ def segment_users(events, segment, *, as_of=None, user_col: str = "user_id", eve
         One column ``user_id``, sorted.
     """
     spec = segment_spec(segment)
+    if portable.is_ibis_table(events):
+        return portable.segment_users(events, spec, as_of_us=_as_of_us(as_of),
+                                      cols={"user_col": user_col, "event_col": event_col, "ts_col": ts_col})
     rel = _relation(events, user_col, event_col, ts_col)
     sql = _members_sql(spec, ["event", "revenue", "user_id", "properties"], _as_of_literal(rel, as_of))
     return rel.query("ev", f"SELECT user_id FROM ({sql}) ORDER BY user_id").df()
 
 
-def filter_events(events: duckdb.DuckDBPyRelation, segment, *, as_of=None) -> duckdb.DuckDBPyRelation:
-    """The events (a relation with standard column names) of the segment's members only."""
+def filter_events(events, segment, *, as_of=None):
+    """The events of the segment's members only: a DuckDB relation with standard column
+    names in, the same out; or an Ibis table in, an Ibis table on its backend out."""
     spec = segment_spec(segment)
+    if portable.is_ibis_table(events):
+        return portable.filter_events(events, spec, as_of_us=_as_of_us(as_of),
+                                      cols={"user_col": "user_id", "event_col": "event", "ts_col": "ts"})
     rel = _relation(events, "user_id", "event", "ts")
     sql = _members_sql(spec, ["event", "revenue", "user_id", "properties"], _as_of_literal(rel, as_of))
     return events.query("ev", f"SELECT * FROM ev WHERE user_id IN (SELECT user_id FROM ({sql}))")
