@@ -1,19 +1,21 @@
 """Funnels, retention, daily metrics and segments written once in Ibis, for any supported Ibis backend.
 
 This is the portable path: the same expressions run on DuckDB (embedded) and on
-PySpark when a brand outgrows one machine. The functions in :mod:`.funnels` and
-:mod:`.retention` (and :mod:`.metrics`, :mod:`.segments`) are DuckDB fast paths with the same semantics (see their module
-docstrings); the test suite checks that both paths return identical frames.
+PySpark when a brand outgrows one machine. The functions in :mod:`.funnels`,
+:mod:`.retention`, :mod:`.metrics` and :mod:`.segments` are DuckDB fast paths with the
+same semantics (see their module docstrings); the test suite checks that both paths
+return identical frames.
 
-Pass an Ibis table to :func:`workbench.analytics.funnel`, ``funnel_users`` or
-``retention`` and the work runs here, on that table's backend::
+Pass an Ibis table to :func:`workbench.analytics.funnel`, ``funnel_users``,
+``retention``, ``daily_metrics`` or the segment functions and the work runs here, on
+that table's backend::
 
     con = ibis.pyspark.connect(spark)            # spark.sql.session.timeZone must be UTC
     funnel(con.read_parquet("s3://.../events/"), ["view", "purchase"], "7d")
 
 Only plain SQL operations are used (filters, equi/inequality joins, GROUP BY,
-ROW_NUMBER), all on integer microseconds since the epoch, so results are exact on
-every engine. Two primitives have no portable Ibis spelling on every backend (epoch
+ROW_NUMBER), all on integer microseconds since the epoch, so counts and times are exact
+on every engine (a revenue sum may differ in its last bits: engines add in any order). Two primitives have no portable Ibis spelling on every backend (epoch
 microseconds of a timestamp, and a JSON string lookup); they are mapped per backend
 in ``_BUILTINS``.
 """
@@ -92,15 +94,20 @@ def _epoch_us(ts, backend: str):
     return _builtin("epoch_us", backend, (utc,), dt.int64)(ts)
 
 
-def _standard(table, backend: str, required: dict[str, str], breakdown: str | None = None):
-    """Select user_id, event, t (epoch microseconds, BIGINT) and bd from ``table``;
-    rows without user or time are dropped."""
+def _base_columns(table, backend: str, cols: dict) -> dict:
+    """``user_id``, ``event`` (string) and ``t`` (epoch microseconds) from the columns named
+    in ``cols`` (``user_col``, ``event_col``, ``ts_col``); a missing one is named in the error."""
     columns = list(table.columns)
-    missing = [src for src in required.values() if src not in columns]
+    missing = [cols[k] for k in ("user_col", "event_col", "ts_col") if cols[k] not in columns]
     if missing:
         raise MissingColumnsError(missing, columns)
-    out = {"user_id": table[required["user_id"]], "event": table[required["event"]].cast("string"),
-           "t": _epoch_us(table[required["ts"]], backend)}
+    return {"user_id": table[cols["user_col"]], "event": table[cols["event_col"]].cast("string"),
+            "t": _epoch_us(table[cols["ts_col"]], backend)}
+
+
+def _standard(table, backend: str, cols: dict, breakdown: str | None = None):
+    """user_id, event, t and (with a breakdown) bd; rows without user or time are dropped."""
+    out = _base_columns(table, backend, cols)
     if breakdown is not None:
         out["bd"] = _breakdown(table, backend, breakdown)
     std = table.select(**out)
@@ -143,7 +150,7 @@ def _funnel_users_expr(table, steps: list[str], window_us: int, breakdown: str |
     from .funnels import _needs_rank
 
     backend = _backend(table)
-    ev = _standard(table, backend, {"user_id": cols["user_col"], "event": cols["event_col"], "ts": cols["ts_col"]},
+    ev = _standard(table, backend, cols,
                    breakdown)
     names = list(dict.fromkeys(steps))
     ev = ev.filter(ev.event.isin(names))
@@ -272,7 +279,7 @@ def retention(table, *, period: str, periods: int, start_event: str | None, retu
               cols: dict) -> pd.DataFrame:
     """Cohort retention on the table's backend; same frame as ``retention.retention``."""
     backend = _backend(table)
-    ev = _standard(table, backend, {"user_id": cols["user_col"], "event": cols["event_col"], "ts": cols["ts_col"]})
+    ev = _standard(table, backend, cols)
     ev = _with_period_index(ev, period, "t", "p")
     starts = ev.filter(ev.event == start_event) if start_event else ev
     cohorts = starts.group_by("user_id").agg(c=starts.p.min())
@@ -327,15 +334,10 @@ def daily_metrics(table, needed: dict[str, tuple[str, str | None]], *, cols: dic
     ``metrics.METRICS``); days without events are absent. Same as the fast path's query."""
     import ibis
 
-    backend = _backend(table)
-    columns = list(table.columns)
-    missing = [cols[k] for k in ("user_col", "event_col", "ts_col") if cols[k] not in columns]
-    if missing:
-        raise MissingColumnsError(missing, columns)
-    revenue = (table[cols["revenue_col"]].cast("float64") if cols["revenue_col"] in columns
+    base = _base_columns(table, _backend(table), cols)
+    revenue = (table[cols["revenue_col"]].cast("float64") if cols["revenue_col"] in table.columns
                else ibis.null().cast("float64"))
-    ev = table.select(user_id=table[cols["user_col"]], event=table[cols["event_col"]].cast("string"),
-                      t=_epoch_us(table[cols["ts_col"]], backend), revenue=revenue)
+    ev = table.select(**base, revenue=revenue)
     ev = ev.filter(ev.t.notnull())
     ev = ev.mutate(d=_floor_div(ev.t, _DAY_US))
 
@@ -388,13 +390,9 @@ def _members(table, spec, as_of_us: int | None, cols: dict):
     import ibis
 
     backend = _backend(table)
+    base = _base_columns(table, backend, cols)
     columns = list(table.columns)
-    missing = [cols[k] for k in ("user_col", "event_col", "ts_col") if cols[k] not in columns]
-    if missing:
-        raise MissingColumnsError(missing, columns)
-    ev = table.select(user_id=table[cols["user_col"]], event=table[cols["event_col"]].cast("string"),
-                      t=_epoch_us(table[cols["ts_col"]], backend),
-                      revenue=table.revenue if "revenue" in columns else ibis.null().cast("float64"),
+    ev = table.select(**base, revenue=table.revenue if "revenue" in columns else ibis.null().cast("float64"),
                       properties=table.properties.cast("string") if "properties" in columns
                       else ibis.null().cast("string"))
     if as_of_us is None:

@@ -12,6 +12,9 @@ within_days=30)``. Users with no such events have a count of 0, so ``op="=="``
 with ``count=0`` finds users who did not do it.
 
 A segment combines conditions with ``match="all"`` (AND) or ``"any"`` (OR).
+
+Given an Ibis table, :func:`segment_users` and :func:`filter_events` run the same
+semantics on that table's backend (:mod:`.portable`).
 """
 from __future__ import annotations
 
