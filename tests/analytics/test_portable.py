@@ -262,3 +262,11 @@ def test_events_table_of_a_brand_without_events(ws):
 
     with pytest.raises(NotFoundError, match="no events yet"):
         ws.brand("empty").events_table()
+
+
+def test_segment_on_a_properties_key_without_a_properties_column_matches_nobody_on_both_paths():
+    frame = _metric_frame([("u1", "view", 0, None), ("u2", "purchase", 5, 3.0)], with_revenue=True)
+    spec = [{"kind": "property", "field": "country", "value": "FR"}]
+    want = segment_users(frame, spec)
+    assert want.empty
+    pd.testing.assert_frame_equal(segment_users(_ibis_duckdb(frame), spec), want, check_dtype=False)

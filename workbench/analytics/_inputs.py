@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ..errors import InvalidInputError, MissingColumnsError
 
-__all__ = ["as_relation", "source_relation", "parse_window", "window_us", "quote", "literal"]
+__all__ = ["as_relation", "source_relation", "parse_window", "window_us", "breakdown_source", "quote", "literal"]
 
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -52,6 +52,21 @@ def parse_window(window) -> timedelta:
 def window_us(window: timedelta) -> int:
     """A window in whole microseconds (the funnels compare integer epoch microseconds)."""
     return int(window / timedelta(microseconds=1))
+
+
+def breakdown_source(breakdown: str, columns: list[str]) -> tuple[str, str]:
+    """Where a breakdown's values come from: ``("column", name)`` or ``("json", key)`` (a key
+    of the JSON ``properties`` column). ``"properties.country"`` is always the key; a bare
+    name is a column when the events have one, else a properties key."""
+    if breakdown.startswith("properties.") and "properties" in columns:
+        return "json", breakdown.split(".", 1)[1]
+    if breakdown in columns:
+        return "column", breakdown
+    if "properties" in columns:
+        return "json", breakdown
+    raise InvalidInputError(
+        f"breakdown {breakdown!r} is neither a column of the events ({', '.join(columns)}) "
+        "nor usable as a properties key (there is no properties column)")
 
 
 def _connect() -> duckdb.DuckDBPyConnection:

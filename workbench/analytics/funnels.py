@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from ..errors import InvalidInputError
 from . import portable
-from ._inputs import as_relation, literal, parse_window, quote, source_relation, window_us
+from ._inputs import as_relation, breakdown_source, literal, parse_window, quote, source_relation, window_us
 
 if TYPE_CHECKING:
     from ._user_groups import Grouped
@@ -62,15 +62,10 @@ def _check_steps(steps: Sequence[str]) -> list[str]:
 
 def _breakdown_expr(breakdown: str, columns: list[str]) -> str:
     """SQL expression over the original events giving each row's breakdown value."""
-    if breakdown.startswith("properties.") and "properties" in columns:
-        return f"json_extract_string(properties, {literal('$.' + breakdown.split('.', 1)[1])})"
-    if breakdown in columns:
-        return f"CAST({quote(breakdown)} AS VARCHAR)"
-    if "properties" in columns:
-        return f"json_extract_string(properties, {literal('$.' + breakdown)})"
-    raise InvalidInputError(
-        f"breakdown {breakdown!r} is neither a column of the events ({', '.join(columns)}) "
-        "nor usable as a properties key (there is no properties column)")
+    kind, name = breakdown_source(breakdown, columns)
+    if kind == "json":
+        return f"json_extract_string(properties, {literal('$.' + name)})"
+    return f"CAST({quote(name)} AS VARCHAR)"
 
 
 # How rows are grouped by user before the walk. "hash": read them unsorted and group them

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError, MissingColumnsError
-from ._inputs import window_us
+from ._inputs import breakdown_source, window_us
 
 __all__ = ["is_ibis_table", "funnel", "funnel_users", "retention", "daily_metrics", "segment_users",
            "filter_events", "BACKENDS"]
@@ -125,20 +125,11 @@ def last_event_us(table, ts_col: str) -> int | None:
 def _breakdown(table, backend: str, breakdown: str):
     import ibis.expr.datatypes as dt
 
-    columns = list(table.columns)
-    key = None
-    if breakdown.startswith("properties.") and "properties" in columns:
-        key = breakdown.split(".", 1)[1]
-    elif breakdown in columns:
-        return table[breakdown].cast("string")
-    elif "properties" in columns:
-        key = breakdown
-    if key is None:
-        raise InvalidInputError(
-            f"breakdown {breakdown!r} is neither a column of the events ({', '.join(columns)}) "
-            "nor usable as a properties key (there is no properties column)")
-    get = _builtin("json_get", backend, (dt.string, dt.string), dt.string)
-    return get(table.properties.cast("string"), "$." + key)
+    kind, name = breakdown_source(breakdown, list(table.columns))
+    if kind == "column":
+        return table[name].cast("string")
+    return _builtin("json_get", backend, (dt.string, dt.string), dt.string)(table.properties.cast("string"),
+                                                                           "$." + name)
 
 
 # ----------------------------------------------------------------------------- funnels
@@ -150,8 +141,7 @@ def _funnel_users_expr(table, steps: list[str], window_us: int, breakdown: str |
     from .funnels import _needs_rank
 
     backend = _backend(table)
-    ev = _standard(table, backend, cols,
-                   breakdown)
+    ev = _standard(table, backend, cols, breakdown)
     names = list(dict.fromkeys(steps))
     ev = ev.filter(ev.event.isin(names))
     # r: a row's number among the user's rows of that event, in time order. Rows of one event at
@@ -357,20 +347,19 @@ def daily_metrics(table, needed: dict[str, tuple[str, str | None]], *, cols: dic
 
 
 # ----------------------------------------------------------------------------- segments
-def _condition(ev, c, columns: list[str], backend: str):
+def _condition(ev, c, backend: str):
     """The rows matching a property condition (see :mod:`.segments`)."""
     import ibis.expr.datatypes as dt
 
+    from .segments import COLUMNS, compares_numbers
+
     value = c.value
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) or (
-        isinstance(value, (list, tuple)) and value and all(isinstance(x, (int, float)) for x in value))
-    if c.field in ("event", "revenue", "user_id"):
+    numeric = compares_numbers(c)
+    if c.field in COLUMNS:
         expr = ev[c.field].cast("float64" if numeric else "string")
-    elif "properties" in columns:
+    else:
         raw = _builtin("json_get", backend, (dt.string, dt.string), dt.string)(ev.properties, "$." + c.field)
         expr = raw.try_cast("float64") if numeric else raw
-    else:
-        raise InvalidInputError(f"segment field {c.field!r} is not an events column and there is no properties column")
 
     def lit(v):
         if isinstance(v, bool):
@@ -402,7 +391,7 @@ def _members(table, spec, as_of_us: int | None, cols: dict):
     parts = []
     for c in spec.conditions:
         if c.kind == "property":
-            parts.append(ev.filter(_condition(ev, c, columns, backend)).select("user_id").distinct())
+            parts.append(ev.filter(_condition(ev, c, backend)).select("user_id").distinct())
             continue
         hits = ev.filter(ev.event == c.event, ev.t <= as_of_us)
         if c.within_days:

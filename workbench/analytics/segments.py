@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import InvalidInputError, invalid_input
+from ..errors import invalid_input
 from . import portable
 from ._inputs import as_relation, literal, quote
 
@@ -33,7 +33,7 @@ __all__ = ["PropertyCondition", "BehaviourCondition", "SegmentSpec", "segment_sp
            "filter_events"]
 
 _OPS = Literal["==", "!=", ">", ">=", "<", "<=", "in", "not in", "contains"]
-_COLUMNS = ("event", "revenue", "user_id")
+COLUMNS = ("event", "revenue", "user_id")  # fields read from the events columns
 
 
 class PropertyCondition(BaseModel):
@@ -91,17 +91,24 @@ def _sql_value(v: Any) -> str:
     return literal(str(v))
 
 
-def _property_sql(c: PropertyCondition, columns: list[str]) -> str:
-    numeric = isinstance(c.value, (int, float)) and not isinstance(c.value, bool) or (
-        isinstance(c.value, (list, tuple)) and c.value and all(isinstance(x, (int, float)) for x in c.value))
-    if c.field in _COLUMNS and c.field in columns:
+def compares_numbers(c: PropertyCondition) -> bool:
+    """Whether the condition compares numbers (its value, or every listed value, is a
+    number): the field is then read as a double, else as a string. Events columns
+    (``event``, ``revenue``, ``user_id``) are read as they are; any other field is a key
+    of the JSON ``properties`` (a missing or non-numeric one is NULL and matches nothing)."""
+    v = c.value
+    return isinstance(v, (int, float)) and not isinstance(v, bool) or (
+        isinstance(v, (list, tuple)) and bool(v) and all(isinstance(x, (int, float)) for x in v))
+
+
+def _property_sql(c: PropertyCondition) -> str:
+    numeric = compares_numbers(c)
+    if c.field in COLUMNS:
         col = quote(c.field)
         expr = f"CAST({col} AS DOUBLE)" if numeric else f"CAST({col} AS VARCHAR)"
-    elif "properties" in columns:
+    else:
         raw = f"json_extract_string(properties, {literal('$.' + c.field)})"
         expr = f"TRY_CAST({raw} AS DOUBLE)" if numeric else raw
-    else:
-        raise InvalidInputError(f"segment field {c.field!r} is not an events column and there is no properties column")
     if c.op in ("in", "not in"):
         cond = f"{expr} {c.op.upper()} ({', '.join(_sql_value(x) for x in c.value)})"
     elif c.op == "contains":
@@ -121,8 +128,8 @@ def _behaviour_sql(c: BehaviourCondition, as_of: str) -> str:
             f"WHERE coalesce(x.n, 0) {'=' if c.op == '==' else c.op} {c.count}")
 
 
-def _members_sql(spec: SegmentSpec, columns: list[str], as_of: str) -> str:
-    parts = [_property_sql(c, columns) if isinstance(c, PropertyCondition) else _behaviour_sql(c, as_of)
+def _members_sql(spec: SegmentSpec, as_of: str) -> str:
+    parts = [_property_sql(c) if isinstance(c, PropertyCondition) else _behaviour_sql(c, as_of)
              for c in spec.conditions]
     glue = " INTERSECT " if spec.match == "all" else " UNION "
     return glue.join(f"({p})" for p in parts)
@@ -173,7 +180,7 @@ def segment_users(events, segment, *, as_of=None, user_col: str = "user_id", eve
         return portable.segment_users(events, spec, as_of_us=_as_of_us(as_of),
                                       cols={"user_col": user_col, "event_col": event_col, "ts_col": ts_col})
     rel = _relation(events, user_col, event_col, ts_col)
-    sql = _members_sql(spec, ["event", "revenue", "user_id", "properties"], _as_of_literal(rel, as_of))
+    sql = _members_sql(spec, _as_of_literal(rel, as_of))
     return rel.query("ev", f"SELECT user_id FROM ({sql}) ORDER BY user_id").df()
 
 
@@ -185,5 +192,5 @@ def filter_events(events, segment, *, as_of=None):
         return portable.filter_events(events, spec, as_of_us=_as_of_us(as_of),
                                       cols={"user_col": "user_id", "event_col": "event", "ts_col": "ts"})
     rel = _relation(events, "user_id", "event", "ts")
-    sql = _members_sql(spec, ["event", "revenue", "user_id", "properties"], _as_of_literal(rel, as_of))
+    sql = _members_sql(spec, _as_of_literal(rel, as_of))
     return events.query("ev", f"SELECT * FROM ev WHERE user_id IN (SELECT user_id FROM ({sql}))")
