@@ -13,10 +13,10 @@ from prefect import flow, get_run_logger, task
 import workbench as wb
 from workbench.studio import RetryPolicy, run_batch
 
-from .runners import task_runner
+from .runners import retry_if_transient, task_runner
 
 
-@task(retries=2, retry_delay_seconds=[2, 10])
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_if_transient)
 def run_chunk(size: int, concurrency: int, home: str | None, database_url: str | None) -> dict:
     with wb.open(home, database_url=database_url) as ws:
         result = run_batch(ws.db, ws.artifacts_path, worker=f"flow-{uuid.uuid4().hex[:8]}", limit=size,

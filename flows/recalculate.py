@@ -1,7 +1,8 @@
 """Scheduled recalculation of every brand's saved analyses, anomaly checks and forecasts.
 
-One task per brand, fanned out by the task runner; a brand's failure is retried, then
-recorded and reported in the flow's summary without stopping the other brands.
+One task per brand, fanned out by the task runner; a brand's transient failure (database
+busy, connection lost) is retried, a deterministic one (too little data, bad input) is not;
+either way it is recorded and reported in the flow's summary without stopping the other brands.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from prefect import flow, get_run_logger, task
 import workbench as wb
 from workbench.recalculation import record_outcome, recalculate_brand
 
-from .runners import task_runner
+from .runners import retry_if_transient, task_runner
 
 
 @task
@@ -19,7 +20,7 @@ def list_brands(home: str | None, database_url: str | None) -> list[str]:
         return ws.brands()
 
 
-@task(retries=2, retry_delay_seconds=[1, 3])
+@task(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=retry_if_transient)
 def recalculate_one(brand: str, home: str | None, database_url: str | None, forecast_metrics: list[str],
                     horizon: int) -> dict:
     with wb.open(home, database_url=database_url) as ws:

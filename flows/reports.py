@@ -5,10 +5,10 @@ from prefect import flow, task
 
 import workbench as wb
 
-from .runners import task_runner
+from .runners import retry_if_transient, task_runner
 
 
-@task(retries=1, retry_delay_seconds=[5])
+@task(retries=1, retry_delay_seconds=[5], retry_condition_fn=retry_if_transient)
 def render(brand: str, name: str, home: str | None, database_url: str | None) -> str:
     with wb.open(home, database_url=database_url) as ws:
         return str(ws.brand(brand).report(name).html_path)

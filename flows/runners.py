@@ -1,10 +1,23 @@
-"""The task runner flows fan out with: threads on one machine, Dask across machines."""
+"""What every flow shares: the task runner it fans out with (threads on one machine, Dask
+across machines) and the rule that only transient failures are retried."""
 from __future__ import annotations
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from workbench.config import get_settings
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, is_transient
+
+
+def retry_if_transient(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry a failed task only when its exception is transient
+    (:func:`workbench.errors.is_transient`); bad input or too little data fails at once."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if exc is None:
+        try:
+            exc = state.result(raise_on_failure=False)
+        except Exception as err:  # noqa: BLE001 - an unreadable result is treated as not transient
+            exc = err
+    return isinstance(exc, BaseException) and is_transient(exc)
 
 
 def task_runner():

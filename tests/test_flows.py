@@ -1,6 +1,9 @@
 """Prefect flows under a real (ephemeral) Prefect server."""
+from collections import Counter
+
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 import workbench as wb
 from workbench.datasets import generate_events
@@ -8,18 +11,31 @@ from workbench.storage.models import AnalysisResult, Prediction
 
 
 @pytest.mark.slow
-def test_recalculation_continues_past_a_failing_brand(prefect_harness, tmp_path):
+def test_recalculation_continues_past_a_failing_brand(prefect_harness, tmp_path, monkeypatch):
+    import flows.recalculate
     from flows.recalculate import recalculate
+    from workbench.recalculation import recalculate_brand
 
     home = str(tmp_path / "data")
     ws = wb.open(home)
     for brand, frame in generate_events(brands=2, users=300, days=45, seed=8).events.groupby("brand"):
         ws.brand(brand).ingest(frame)
         ws.brand(brand).funnels.create("shop", steps=["view", "purchase"], window="1d")
-    # too little history to forecast: this brand fails, is retried, and is reported
+    # too little history to forecast: this brand fails once (no retry: more tries cannot add
+    # data) and is reported; globex meets a transient database error once and is retried
     ws.brand("tiny").ingest(pd.DataFrame({"user_id": ["u"] * 3, "event": ["view"] * 3,
                                           "ts": ["2026-01-01", "2026-01-02", "2026-01-03"]}))
+    calls = Counter()
+
+    def counting(scope, **kwargs):
+        calls[scope.name] += 1
+        if scope.name == "globex" and calls["globex"] == 1:
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("database is locked"))
+        return recalculate_brand(scope, **kwargs)
+
+    monkeypatch.setattr(flows.recalculate, "recalculate_brand", counting)
     summary = recalculate(home=home, horizon=7)
+    assert calls == {"tiny": 1, "globex": 2, "acme": 1}
     assert set(summary) == {"acme", "globex", "tiny"}
     assert "at least 14 days" in summary["tiny"]["error"]
     for brand in ("acme", "globex"):

@@ -37,3 +37,19 @@ def test_bad_metric_and_other_brands(acme):
     run = acme.forecast("purchases", 7, folds=0)
     with pytest.raises(NotFoundError):
         acme.workspace.brand("globex").predictions.get(run.prediction_id)
+
+
+def test_a_prediction_records_its_segment_saved_or_not(acme):
+    definition = {"conditions": [{"kind": "behaviour", "event": "purchase", "op": ">=", "count": 1,
+                                  "within_days": 365}]}
+    acme.segments.create("buyers", **definition)
+    unsaved = acme.forecast("purchases", 7, folds=0, segment=definition)
+    saved = acme.forecast("purchases", 7, folds=0, segment="buyers")
+    whole = acme.forecast("purchases", 7, folds=0)
+    got = acme.predictions.get(unsaved.prediction_id)
+    assert got["segment"]["conditions"][0]["event"] == "purchase" and got["segment"]["match"] == "all"
+    assert acme.predictions.get(saved.prediction_id)["segment"] == "buyers"
+    assert acme.predictions.get(whole.prediction_id)["segment"] is None
+    listed = acme.predictions.list().set_index("id")["segment"]
+    assert listed[unsaved.prediction_id] == "(unsaved)" and listed[saved.prediction_id] == "buyers"
+    assert listed[whole.prediction_id] is None

@@ -94,7 +94,7 @@ class _Saved:
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError("a saved definition needs a non-empty name")
         checked = _validate(self.spec_model, spec)
-        with self.db.session() as s:
+        with self.db.session(write=True) as s:
             self._repo(s).create(name, **self._to_row(checked, s))
         return checked
 
@@ -111,7 +111,7 @@ class _Saved:
 
     def update(self, name: str, **changes) -> BaseModel:
         """Change some settings of a saved definition (validated as a whole)."""
-        with self.db.session() as s:
+        with self.db.session(write=True) as s:
             r = self._repo(s)
             row = r.get(name)
             merged = {**self._to_spec(row, s).model_dump(), **changes}
@@ -120,14 +120,14 @@ class _Saved:
         return checked
 
     def delete(self, name: str) -> None:
-        with self.db.session() as s:
+        with self.db.session(write=True) as s:
             self._repo(s).delete(name)
 
     def calculate(self, name: str) -> pd.DataFrame:
         """Recalculate a saved definition now and store the result with the time of calculation."""
         spec = self.get(name)
         result = self._compute(spec)
-        with self.db.session() as s:
+        with self.db.session(write=True) as s:
             row = self._repo(s).get(name)
             repo.ResultRepository(s, self.scope.id).add(self.kind, row.id, spec.model_dump(mode="json"),
                                                         frame_to_records(result))

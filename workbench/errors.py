@@ -16,6 +16,7 @@ __all__ = [
     "PermanentProviderError",
     "StorageError",
     "invalid_input",
+    "is_transient",
 ]
 
 
@@ -84,3 +85,20 @@ class PermanentProviderError(ProviderError):
 
 class StorageError(WorkbenchError):
     """The application database or the event store cannot be used as configured."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying could help: a provider's transient failure, a timeout, a dropped
+    connection, or the database being busy or unreachable. Bad input, missing data and
+    every other deliberate error are deterministic: running again gives the same answer."""
+    if isinstance(exc, TransientProviderError):
+        return True
+    if isinstance(exc, WorkbenchError):
+        return False
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return True
+    try:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+    except ImportError:  # pragma: no cover - sqlalchemy is a core dependency
+        return False
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)

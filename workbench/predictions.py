@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from .analytics import forecasting
 from .analytics.forecasting import BacktestResult
 from .analytics.metrics import METRICS
+from .analytics.segments import segment_spec
 from .errors import InvalidInputError, NotFoundError
 from .records import frame_to_records, records_to_frame
 from .storage import repositories as repo
@@ -66,7 +67,13 @@ class Predictions:
         settings.update({"folds": folds, "backtest_horizon": backtest_horizon or min(horizon, 28),
                          "history_start": str(history["ds"].iloc[0].date()),
                          "history_end": str(history["ds"].iloc[-1].date())})
-        with self.scope.workspace.db.session() as s:
+        # the segment is part of what was forecast: a saved one by name (and id), an unsaved
+        # definition as written, so that a stored prediction never reads as the whole brand
+        if isinstance(segment, str):
+            settings["segment"] = segment
+        elif segment is not None:
+            settings["segment_definition"] = segment_spec(segment).model_dump(mode="json")
+        with self.scope.workspace.db.session(write=True) as s:
             segment_id = (repo.DefinitionRepository(s, SegmentDefinition, self.scope.id).get(segment).id
                           if isinstance(segment, str) else None)
             row = Prediction(brand_id=self.scope.id, metric=metric, segment_id=segment_id, horizon=horizon,
@@ -89,7 +96,9 @@ class Predictions:
         return out
 
     def list(self, metric: str | None = None) -> pd.DataFrame:
-        """Stored predictions, newest first, with the overall MASE of Prophet and of the baseline."""
+        """Stored predictions, newest first: ``id, metric, segment`` (a saved segment's name,
+        ``"(unsaved)"`` for a definition, None for the whole brand), ``horizon, created_at,
+        mase_prophet, mase_seasonal_naive`` (overall MASE of Prophet and of the baseline)."""
         with self.scope.workspace.db.session() as s:
             q = sa.select(Prediction).where(Prediction.brand_id == self.scope.id)
             if metric:
@@ -98,9 +107,11 @@ class Predictions:
             out = []
             for r in rows:
                 mase = {x["model"]: x["mase"] for x in (r.scores or {}).get("summary", [])}
-                out.append({"id": r.id, "metric": r.metric, "horizon": r.horizon, "created_at": r.created_at,
-                            "mase_prophet": mase.get("prophet"), "mase_seasonal_naive": mase.get("seasonal_naive")})
-        return pd.DataFrame(out, columns=["id", "metric", "horizon", "created_at", "mase_prophet",
+                segment = r.settings.get("segment") or ("(unsaved)" if r.settings.get("segment_definition") else None)
+                out.append({"id": r.id, "metric": r.metric, "segment": segment, "horizon": r.horizon,
+                            "created_at": r.created_at, "mase_prophet": mase.get("prophet"),
+                            "mase_seasonal_naive": mase.get("seasonal_naive")})
+        return pd.DataFrame(out, columns=["id", "metric", "segment", "horizon", "created_at", "mase_prophet",
                                           "mase_seasonal_naive"])
 
     def get(self, prediction_id: int) -> dict:
@@ -112,4 +123,5 @@ class Predictions:
                 raise NotFoundError(f"no prediction {prediction_id} for brand {self.scope.name!r}")
             fc = records_to_frame(r.forecast, ("ds",))
             return {"id": r.id, "metric": r.metric, "horizon": r.horizon, "settings": r.settings,
+                    "segment": r.settings.get("segment") or r.settings.get("segment_definition"),
                     "forecast": fc, "scores": r.scores, "created_at": r.created_at}

@@ -27,7 +27,7 @@ def recalculate_brand(scope: "BrandScope", *, forecast_metrics: tuple[str, ...] 
             "segments": len(scope.segments.calculate_all())}
     digest = scope.anomaly_digest(list(anomaly_metrics))
     flagged = digest[digest["is_anomaly"]]
-    with scope.workspace.db.session() as s:
+    with scope.workspace.db.session(write=True) as s:
         repo.ResultRepository(s, scope.id).add("anomaly", None, {"metrics": list(anomaly_metrics)},
                                                frame_to_records(flagged))
     done["anomalies"] = int(len(flagged))
@@ -39,7 +39,7 @@ def recalculate_brand(scope: "BrandScope", *, forecast_metrics: tuple[str, ...] 
 
 def record_outcome(scope: "BrandScope", status: str, detail: dict | str) -> None:
     """Store how a brand's recalculation ended (kind ``recalculation``), failures included."""
-    with scope.workspace.db.session() as s:
+    with scope.workspace.db.session(write=True) as s:
         repo.ResultRepository(s, scope.id).add(
             "recalculation", None, {"status": status},
             [{"status": status, **(detail if isinstance(detail, dict) else {"error": detail})}])

@@ -139,7 +139,7 @@ def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None
     nb_path = out_dir / f"{name}-{stamp}.ipynb"
     html_path = out_dir / f"{name}-{stamp}.html"
     shown = {k: v for k, v in params.items() if k not in ("home", "database_url", "events_path")}
-    with scope.workspace.db.session() as s:
+    with scope.workspace.db.session(write=True) as s:
         row = Report(brand_id=scope.id, name=name, parameters=shown, status=ReportStatus.RUNNING)
         s.add(row)
         s.flush()
@@ -157,7 +157,7 @@ def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None
         log.error("report %s for %s failed: %s", name, scope.name, error)
     duration = time.perf_counter() - started
     status = ReportStatus.FAILED if error else ReportStatus.SUCCEEDED
-    with scope.workspace.db.session() as s:
+    with scope.workspace.db.session(write=True) as s:
         row = s.get(Report, report_id)
         row.status, row.error, row.duration_seconds = status, error, duration
         row.notebook_path = str(nb_path) if nb_path.exists() else None

@@ -112,7 +112,7 @@ class BrandScope:
         ``quarantine_path`` (the CSV holding rejected rows with a ``reason``).
         """
         report = self.workspace.store.ingest(self.name, source, progress=progress)
-        with self.workspace.db.session() as s:
+        with self.workspace.db.session(write=True) as s:
             repo.record_ingest(s, self.id, report)
         return report
 

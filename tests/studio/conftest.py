@@ -1,3 +1,4 @@
+import os
 import threading
 from pathlib import Path
 
@@ -14,14 +15,17 @@ FAST = RetryPolicy(backoff=(0.01, 0.02), timeout=2.0, lease=30.0)
 class FlakyProvider(LocalProvider):
     """Fails according to a script keyed by prompt: "transient2" fails twice then works,
     "permanent" always fails permanently, "hang" never answers, anything else works.
-    Every call is appended to ``calls_file`` (one line per call) when given."""
+    Every call is appended to ``calls_file`` (one line per call) when given; with ``stamp``
+    the artifact ends with the writing process's id, so a file overwritten by another
+    process can be told apart."""
     name = "flaky"
     _lock = threading.Lock()
     _seen: dict = {}
 
-    def __init__(self, calls_file: str | None = None, delay: float = 0.0):
+    def __init__(self, calls_file: str | None = None, delay: float = 0.0, stamp: bool = False):
         self.calls_file = calls_file
         self.delay = delay
+        self.stamp = stamp
 
     def generate(self, request, out_dir: Path):
         import time
@@ -38,7 +42,11 @@ class FlakyProvider(LocalProvider):
             raise PermanentProviderError("content rejected")
         if request.prompt == "hang":
             time.sleep(3600)
-        return super().generate(request, out_dir)
+        artifact = super().generate(request, out_dir)
+        if self.stamp:
+            with open(artifact.path, "a") as fh:
+                fh.write(f"<!-- written by process {os.getpid()} -->")
+        return artifact
 
 
 register_provider("flaky", FlakyProvider)

@@ -120,3 +120,170 @@ def test_two_batch_processes_never_run_the_same_generation(db_args, tmp_path):
     listed = st.list()
     assert (listed["status"] == "SUCCEEDED").all()
     ws.close()
+
+
+def _spawn(target, *args):
+    proc = mp.get_context("spawn").Process(target=target, args=args)
+    proc.start()
+    return proc
+
+
+def _run_brand(args, brand):
+    ws = _open(args)
+    ws.brand(brand).studio.run(policy=RetryPolicy(backoff=(0.01,), timeout=10, lease=30))
+    ws.close()
+
+
+def test_a_brand_scoped_run_never_claims_another_brands_generation(db_args):
+    ws = _open(db_args)
+    mine = [ws.brand("acme").studio.request("TEMPLATE", f"acme page {i}") for i in range(3)]
+    theirs = [ws.brand("globex").studio.request("TEMPLATE", f"globex page {i}") for i in range(3)]
+    proc = _spawn(_run_brand, db_args, "acme")
+    proc.join(120)
+    assert proc.exitcode == 0
+    acme, globex = ws.brand("acme").studio.list(), ws.brand("globex").studio.list()
+    assert sorted(acme["id"]) == mine and (acme["status"] == "SUCCEEDED").all()
+    assert sorted(globex["id"]) == theirs and (globex["status"] == "PENDING").all()
+    assert (globex["attempts"] == 0).all() and globex["artifact_uri"].isna().all()
+    assert ws.brand("globex").studio.usage()["spent_cost"] == 0
+    # the unscoped batch (what the scheduled flow runs) serves every brand
+    run_batch(ws.db, ws.artifacts_path, policy=RetryPolicy(backoff=(0.01,), timeout=10, lease=30))
+    assert (ws.brand("globex").studio.list()["status"] == "SUCCEEDED").all()
+    ws.close()
+
+
+def _slow_batch(args, calls_file, result_file, delay, lease):
+    import json
+    ws = _open(args)
+    ws.provider_config["flaky"] = {"calls_file": calls_file, "delay": delay, "stamp": True}
+    result = run_batch(ws.db, ws.artifacts_path, concurrency=4, provider_config=ws.provider_config,
+                       policy=RetryPolicy(backoff=(0.01,), timeout=60, lease=lease))
+    with open(result_file, "w") as fh:
+        json.dump({"succeeded": result.succeeded, "failed": result.failed, "skipped": result.skipped}, fh)
+    ws.close()
+
+
+def _snapshot(ws):
+    import sqlalchemy as sa
+    from workbench.storage.models import Generation
+    with ws.db.session() as s:
+        rows = sorted(tuple(r) for r in s.execute(sa.select(
+            Generation.id, Generation.status, Generation.claimed_by, Generation.attempts, Generation.artifact_uri,
+            Generation.cost, Generation.finished_at, Generation.duration_seconds)))
+    files = {str(p): p.read_bytes() for p in ws.artifacts_path.rglob("*") if p.is_file()}
+    return rows, files
+
+
+def test_a_runner_paused_past_its_lease_changes_neither_rows_nor_files(db_args, tmp_path):
+    """Runner A is stopped (SIGSTOP) in the middle of its provider calls; its lease lapses,
+    runner B takes the generations over and finishes them; then A resumes. A's late results
+    must change nothing: not the rows, not the files B recorded, and leave no staged file."""
+    import json
+    import os
+    import signal
+    import time
+
+    ws = _open(db_args)
+    ids = [ws.brand("acme").studio.request("TEMPLATE", f"page {i}", provider="flaky") for i in range(4)]
+    calls_a, calls_b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a = _spawn(_slow_batch, db_args, str(calls_a), str(tmp_path / "a.json"), 4.0, 1.5)
+    deadline = time.monotonic() + 120
+    while (not calls_a.exists() or len(calls_a.read_text().split()) < 4) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(a.pid, signal.SIGSTOP)  # paused mid-call, all four in flight
+    try:
+        assert sorted(int(x) for x in calls_a.read_text().split()) == ids
+        time.sleep(2.5)  # its lease (1.5 s, no more heartbeats) lapses
+        b = _spawn(_slow_batch, db_args, str(calls_b), str(tmp_path / "b.json"), 0.0, 30)
+        b.join(120)
+        assert b.exitcode == 0 and json.loads((tmp_path / "b.json").read_text())["succeeded"] == 4
+        before = _snapshot(ws)
+        assert {r[1].value for r in before[0]} == {"SUCCEEDED"}
+        recorded = [r[4] for r in before[0]]
+        assert all(f"process {b.pid}" in open(p).read() for p in recorded)
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+    a.join(120)
+    assert a.exitcode == 0
+    assert json.loads((tmp_path / "a.json").read_text()) == {"succeeded": 0, "failed": 0, "skipped": 4}
+    after = _snapshot(ws)
+    assert after[0] == before[0], "the stale runner changed a row"
+    assert after[1] == before[1], "the stale runner changed, added or left an artifact file"
+    assert set(before[1]) == set(recorded)
+    ws.close()
+
+
+def _request_as_new_author(args, barrier, outcomes):
+    ws = _open(args)
+    try:
+        barrier.wait(120)
+        try:
+            ws.brand("acme").studio.request("TEMPLATE", "hello", author="ann")
+            outcomes.put("accepted")
+        except QuotaExceededError:
+            outcomes.put("quota")
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            outcomes.put(f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:300])
+    finally:
+        ws.close()
+
+
+def test_twelve_processes_requesting_as_one_new_author_against_a_quota_of_five(db_args):
+    ws = _open(db_args)
+    ws.brand("acme").studio.set_budget(monthly_generation_quota=5)
+    ctx = mp.get_context("spawn")
+    barrier, outcomes = ctx.Barrier(12), ctx.Queue()
+    procs = [ctx.Process(target=_request_as_new_author, args=(db_args, barrier, outcomes)) for _ in range(12)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(240)
+    got = Counter(outcomes.get(timeout=5) for _ in range(12))
+    assert got == {"accepted": 5, "quota": 7}, got
+    listed = ws.brand("acme").studio.list()
+    assert len(listed) == 5
+    with ws.db.session() as s:
+        from workbench.storage.models import User
+        assert s.query(User).filter_by(name="ann").count() == 1
+    ws.close()
+
+
+def _add_everywhere(args, barrier, gid, outcomes):
+    from workbench.errors import AlreadyExistsError
+    ws = _open(args)
+    try:
+        barrier.wait(120)
+        acme = ws.brand("newbrand")
+        st = ws.brand("acme").studio
+        for act in (lambda: st.create_collection("picks", author="zoe"), lambda: st.add_to_collection("picks", gid),
+                    lambda: st.set_budget(monthly_cost_limit=100.0),
+                    lambda: acme.funnels.create("shop", steps=["view", "purchase"], window="1d")):
+            try:
+                act()
+                outcomes.put("ok")
+            except AlreadyExistsError:
+                outcomes.put("exists")
+            except Exception as exc:  # noqa: BLE001 - reported to the test
+                outcomes.put(f"{type(exc).__name__}: {exc}"[:300])
+    finally:
+        ws.close()
+
+
+def test_other_get_or_create_paths_settle_races_cleanly(db_args):
+    """Brands, users, collections, collection items, budgets and saved definitions created by
+    six processes at once: one row each, and the losers get AlreadyExistsError or the row."""
+    ws = _open(db_args)
+    gid = ws.brand("acme").studio.request("TEMPLATE", "x")
+    ctx = mp.get_context("spawn")
+    barrier, outcomes = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_add_everywhere, args=(db_args, barrier, gid, outcomes)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(240)
+    got = Counter(outcomes.get(timeout=5) for _ in range(24))
+    # collection and funnel: one creator each, five told it exists; item and budget: always ok
+    assert got == {"ok": 2 + 12, "exists": 10}, got
+    assert ws.brand("acme").studio.collections().set_index("name").loc["picks", "count"] == 1
+    assert ws.brands().count("newbrand") == 1 and len(ws.brand("newbrand").funnels.list()) == 1
+    ws.close()

@@ -139,3 +139,38 @@ def test_brands_do_not_see_each_others_generations(studio_ws):
     with pytest.raises(NotFoundError):
         other.get(gid)
     assert other.list().empty
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"lease": 0}, "lease must be"), ({"lease": -5}, "lease must be"), ({"lease": float("nan")}, "lease must be"),
+    ({"max_attempts": 0}, "max_attempts"), ({"max_attempts": 2.5}, "max_attempts"),
+    ({"timeout": 0}, "timeout"), ({"backoff": (-1.0,)}, "backoff"), ({"backoff": (5.0,), "lease": 2}, "backoff"),
+])
+def test_invalid_retry_policies_are_refused(kwargs, match):
+    from workbench.studio import RetryPolicy
+    with pytest.raises(InvalidInputError, match=match):
+        RetryPolicy(**kwargs)
+
+
+def test_a_call_longer_than_the_lease_is_kept_by_its_heartbeat(studio_ws, tmp_path):
+    """A provider call of 2.5 s under a 1 s lease: the worker renews its claim, so a second
+    live runner started meanwhile finds nothing to take and the provider is called once."""
+    import threading
+    from workbench.studio import RetryPolicy
+    calls = tmp_path / "calls.txt"
+    studio_ws.provider_config["flaky"] = {"calls_file": str(calls), "delay": 2.5}
+    st = studio_ws.brand("acme").studio
+    gid = st.request("TEMPLATE", "slow page", provider="flaky")
+    policy = RetryPolicy(backoff=(0.01,), timeout=30, lease=1.0)
+    first = threading.Thread(target=run_batch, args=(studio_ws.db, studio_ws.artifacts_path),
+                             kwargs={"policy": policy, "provider_config": studio_ws.provider_config})
+    first.start()
+    time.sleep(1.8)  # past the first lease
+    second = run_batch(studio_ws.db, studio_ws.artifacts_path, policy=policy,
+                       provider_config=studio_ws.provider_config)
+    first.join(30)
+    assert second.ids == []
+    assert calls.read_text().split() == [str(gid)]
+    g = st.get(gid)
+    assert g["status"].value == "SUCCEEDED" and g["attempts"] == 1
+    assert not list(studio_ws.artifacts_path.rglob(".staging/*/*")), "staged files must be moved or removed"

@@ -2,6 +2,7 @@
 import base64
 import io
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,13 @@ def _png() -> str:
     buf = io.BytesIO()
     Image.new("RGB", (64, 64), (200, 30, 30)).save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
+
+
+# 200 answers whose "image" is not one
+NOT_IMAGES = {"html": base64.b64encode(b"<html><body>Service unavailable</body></html>").decode(),
+              "garbage": "not base64 at all!!",
+              "truncated": _png()[:60],
+              "empty": ""}
 
 
 class Script:
@@ -42,6 +50,8 @@ class Handler(BaseHTTPRequestHandler):
             step = "ok"
         if step == "ok":
             payload, code = {"created": 1, "data": [{"b64_json": _png()}]}, 200
+        elif step in NOT_IMAGES:
+            payload, code = {"created": 1, "data": [{"b64_json": NOT_IMAGES[step]}]}, 200
         elif step == "reject":
             payload, code = {"error": {"code": "content_policy_violation", "message": "rejected by safety system"}}, 400
         elif step == "400":
@@ -102,3 +112,19 @@ def test_end_to_end_with_retries(server, studio_ws):
     assert (g["ok"]["status"].value, g["ok"]["attempts"]) == ("SUCCEEDED", 3)
     assert (g["bad"]["status"].value, g["bad"]["attempts"]) == ("FAILED", 1)
     assert (g["lost"]["status"].value, g["lost"]["attempts"]) == ("FAILED", 3) and "500" in g["lost"]["error"]
+
+
+@pytest.mark.parametrize("answer,match", [("html", "not an image"), ("garbage", "not valid base64"),
+                                          ("truncated", "not an image|not valid base64"),
+                                          ("empty", "no image data")])
+def test_a_non_image_answer_fails_permanently_and_stores_nothing(server, studio_ws, answer, match):
+    studio_ws.provider_config["openai-images"] = {"base_url": server, "timeout": 2}
+    st = studio_ws.brand("acme").studio
+    Script.plays = {"fox": [answer]}
+    gid = st.request("IMAGE_2D", "fox", provider="openai-images")
+    st.run(policy=FAST)
+    g = st.get(gid)
+    assert (g["status"].value, g["attempts"], g["artifact_uri"]) == ("FAILED", 1, None)
+    assert g["error"].startswith("permanent:") and re.search(match, g["error"])
+    assert not [p for p in studio_ws.artifacts_path.rglob("*") if p.is_file()], "nothing may be stored"
+    assert st.usage()["reserved_count"] == 0 and st.usage()["spent_cost"] == 0

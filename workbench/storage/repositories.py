@@ -1,32 +1,64 @@
-"""Repositories: the queries services make, each limited to one brand."""
+"""Repositories: the queries services make, each limited to one brand.
+
+Races on unique keys are settled by the database, never by a read-then-insert: rows that
+may be created by two processes at once (brands, users, budgets, collection items) are
+written with ``INSERT ... ON CONFLICT DO NOTHING`` and read back (:func:`insert_or_get`);
+named resources that must not exist twice are inserted in a savepoint whose unique
+violation becomes an :class:`AlreadyExistsError` (:func:`add_unique`).
+"""
 from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import AlreadyExistsError, NotFoundError
 from .models import (AnalysisResult, Brand, CohortDefinition, FunnelDefinition, IngestRecord,
-                     SegmentDefinition, User)
+                     SegmentDefinition, User, utcnow)
 
-__all__ = ["brand_id", "get_or_create_brand", "brand_names", "get_or_create_user", "DefinitionRepository",
-           "ResultRepository", "record_ingest"]
+__all__ = ["brand_id", "get_or_create_brand", "brand_names", "get_or_create_user", "insert_or_get", "insert_missing", "add_unique",
+           "DefinitionRepository", "ResultRepository", "record_ingest"]
 
 M = TypeVar("M", FunnelDefinition, CohortDefinition, SegmentDefinition)
+T = TypeVar("T")
+
+
+def insert_or_get(session: Session, model: type[T], keys: dict[str, Any], values: dict[str, Any] | None = None) -> T:
+    """The row of ``model`` whose unique ``keys`` are given, inserted (with ``values``) when
+    missing. Safe when several processes do it at once: the loser's insert does nothing,
+    and every caller reads the one row back."""
+    row = session.scalar(sa.select(model).where(*(getattr(model, k) == v for k, v in keys.items())))
+    if row is not None:
+        return row
+    insert_missing(session, model, keys, values)
+    return session.scalars(sa.select(model).where(*(getattr(model, k) == v for k, v in keys.items()))
+                           .execution_options(populate_existing=True)).one()
+
+
+def insert_missing(session: Session, model, keys: dict[str, Any], values: dict[str, Any] | None = None) -> None:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` on SQLite and PostgreSQL alike."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(model).values(**keys, **(values or {})).on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def add_unique(session: Session, row: T, message: str) -> T:
+    """Insert ``row``; when a unique key is taken (also by a concurrent process), raise
+    AlreadyExistsError(message) and leave the session usable."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise AlreadyExistsError(message) from None
+    return row
 
 
 def get_or_create_brand(session: Session, name: str) -> Brand:
-    brand = session.scalar(sa.select(Brand).where(Brand.name == name))
-    if brand is None:
-        try:
-            with session.begin_nested():
-                brand = Brand(name=name)
-                session.add(brand)
-        except IntegrityError:  # created concurrently by another process
-            brand = session.scalar(sa.select(Brand).where(Brand.name == name))
-    return brand
+    return insert_or_get(session, Brand, {"name": name}, {"created_at": utcnow()})
 
 
 def brand_id(session: Session, name: str) -> int | None:
@@ -38,12 +70,7 @@ def brand_names(session: Session) -> list[str]:
 
 
 def get_or_create_user(session: Session, brand_id: int, name: str, email: str | None = None) -> User:
-    user = session.scalar(sa.select(User).where(User.brand_id == brand_id, User.name == name))
-    if user is None:
-        user = User(brand_id=brand_id, name=name, email=email)
-        session.add(user)
-        session.flush()
-    return user
+    return insert_or_get(session, User, {"brand_id": brand_id, "name": name}, {"email": email, "created_at": utcnow()})
 
 
 class DefinitionRepository(Generic[M]):
@@ -67,12 +94,10 @@ class DefinitionRepository(Generic[M]):
         return row
 
     def create(self, name: str, **fields: Any) -> M:
+        message = f"a {self.kind} named {name!r} already exists; update it or pick another name"
         if self.session.scalar(self._query().where(self.model.name == name)) is not None:
-            raise AlreadyExistsError(f"a {self.kind} named {name!r} already exists; update it or pick another name")
-        row = self.model(brand_id=self.brand_id, name=name, **fields)
-        self.session.add(row)
-        self.session.flush()
-        return row
+            raise AlreadyExistsError(message)
+        return add_unique(self.session, self.model(brand_id=self.brand_id, name=name, **fields), message)
 
     def update(self, name_or_id: str | int, **fields: Any) -> M:
         row = self.get(name_or_id)

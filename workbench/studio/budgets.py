@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import BudgetExceededError, InvalidInputError, QuotaExceededError
-from ..storage.models import Budget, BudgetUsage
+from ..storage.models import Budget, BudgetUsage, utcnow
+from ..storage.repositories import insert_missing, insert_or_get
 
 __all__ = ["month_of", "set_budget", "get_budget", "lock_usage", "reserve", "settle", "release", "usage"]
 
@@ -29,10 +28,7 @@ def set_budget(session: Session, brand_id: int, *, monthly_cost_limit: float | N
         raise InvalidInputError(f"monthly_cost_limit must be >= 0, got {monthly_cost_limit}")
     if monthly_generation_quota is not None and monthly_generation_quota < 0:
         raise InvalidInputError(f"monthly_generation_quota must be >= 0, got {monthly_generation_quota}")
-    budget = session.scalar(sa.select(Budget).where(Budget.brand_id == brand_id))
-    if budget is None:
-        budget = Budget(brand_id=brand_id)
-        session.add(budget)
+    budget = insert_or_get(session, Budget, {"brand_id": brand_id}, {"updated_at": utcnow()})
     budget.monthly_cost_limit = monthly_cost_limit
     budget.monthly_generation_quota = monthly_generation_quota
     session.flush()
@@ -45,13 +41,10 @@ def get_budget(session: Session, brand_id: int) -> Budget | None:
 
 def lock_usage(session: Session, brand_id: int, month: str) -> BudgetUsage:
     """The brand's usage row for the month, created if missing and locked for this transaction."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(BudgetUsage).values(brand_id=brand_id, month=month, reserved_cost=0.0, spent_cost=0.0,
-                                               reserved_count=0, used_count=0)
-                    .on_conflict_do_nothing(index_elements=["brand_id", "month"]))
+    insert_missing(session, BudgetUsage, {"brand_id": brand_id, "month": month},
+                   {"reserved_cost": 0.0, "spent_cost": 0.0, "reserved_count": 0, "used_count": 0})
     q = sa.select(BudgetUsage).where(BudgetUsage.brand_id == brand_id, BudgetUsage.month == month)
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     return session.scalars(q.execution_options(populate_existing=True)).one()
 

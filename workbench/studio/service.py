@@ -154,10 +154,11 @@ class Studio:
             return _frame(s.scalars(q.order_by(Generation.id)).all())
 
     def run(self, *, concurrency: int = 4, policy: RetryPolicy = RetryPolicy(), progress=None) -> BatchResult:
-        """Run pending generations now, in this process (the batch flow does the same on a schedule)."""
+        """Run this brand's pending generations now, in this process (the batch flow does the
+        same for every brand on a schedule). Other brands' generations are never claimed."""
         ws = self.scope.workspace
         return run_batch(ws.db, ws.artifacts_path, concurrency=concurrency, policy=policy,
-                         provider_config=ws.provider_config, progress=progress)
+                         provider_config=ws.provider_config, progress=progress, brand_id=self.scope.id)
 
     # -- collections ------------------------------------------------------------
     def _collection(self, session, name: str) -> Collection:
@@ -169,21 +170,19 @@ class Studio:
     def create_collection(self, name: str, *, author: str | None = None) -> int:
         if not name or not name.strip():
             raise InvalidInputError("a collection needs a name")
+        message = f"a collection named {name!r} already exists"
         with self.db.session(write=True) as s:
             if s.scalar(sa.select(Collection.id).where(Collection.brand_id == self.scope.id, Collection.name == name)):
-                raise AlreadyExistsError(f"a collection named {name!r} already exists")
+                raise AlreadyExistsError(message)
             author_id = repo.get_or_create_user(s, self.scope.id, author).id if author else None
-            c = Collection(brand_id=self.scope.id, name=name, created_by=author_id)
-            s.add(c)
-            s.flush()
-            return c.id
+            return repo.add_unique(s, Collection(brand_id=self.scope.id, name=name, created_by=author_id), message).id
 
     def add_to_collection(self, name: str, generation_id: int) -> None:
         with self.db.session(write=True) as s:
             c = self._collection(s, name)
             self._get(s, generation_id)  # same brand only
-            if s.get(CollectionItem, (c.id, generation_id)) is None:
-                s.add(CollectionItem(collection_id=c.id, generation_id=generation_id))
+            repo.insert_or_get(s, CollectionItem, {"collection_id": c.id, "generation_id": generation_id},
+                               {"added_at": utcnow()})
 
     def remove_from_collection(self, name: str, generation_id: int) -> None:
         with self.db.session(write=True) as s:
