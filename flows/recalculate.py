@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 import workbench as wb
-from workbench.recalculation import record_outcome, recalculate_brand
+from workbench.analyses import record_outcome, recalculate_brand
 
 from .runners import retry_if_transient, task_runner
 
@@ -24,16 +24,16 @@ def list_brands(home: str | None, database_url: str | None) -> list[str]:
 def recalculate_one(brand: str, home: str | None, database_url: str | None, forecast_metrics: list[str],
                     horizon: int) -> dict:
     with wb.open(home, database_url=database_url) as ws:
-        scope = ws.brand(brand)
-        done = recalculate_brand(scope, forecast_metrics=tuple(forecast_metrics), horizon=horizon)
-        record_outcome(scope, "ok", {"predictions": done["predictions"], "anomalies": done["anomalies"]})
+        ctx = ws.brand(brand).context
+        done = recalculate_brand(ctx, forecast_metrics=tuple(forecast_metrics), horizon=horizon)
+        record_outcome(ctx, "ok", {"predictions": done["predictions"], "anomalies": done["anomalies"]})
         return done
 
 
 @task
 def record_failure(brand: str, error: str, home: str | None, database_url: str | None) -> None:
     with wb.open(home, database_url=database_url) as ws:
-        record_outcome(ws.brand(brand), "failed", error)
+        record_outcome(ws.brand(brand).context, "failed", error)
 
 
 @flow(name="recalculate-all-brands", task_runner=task_runner())

@@ -1,4 +1,5 @@
-"""Every deployment and its schedule, declared in one place. `workbench flows serve` runs them."""
+"""Every deployment and its schedule, declared in one place. ``python -m flows.serve`` (what
+``make flows`` and ``workbench flows serve`` start) serves them."""
 from __future__ import annotations
 
 from .generation_batch import generation_batch
@@ -21,3 +22,7 @@ def serve_all() -> None:
     from prefect import serve
 
     serve(*deployments())
+
+
+if __name__ == "__main__":
+    serve_all()

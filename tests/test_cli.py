@@ -37,3 +37,41 @@ def test_studio_commands(tmp_path, capsys):
     assert capsys.readouterr().out.count("SUCCEEDED") == 3
     assert main(home + ["studio", "request", "--brand", "acme", "--type", "GIF", "--prompt", "x"]) == 2
     assert "unknown generation type" in capsys.readouterr().err
+
+
+def test_team_commands(tmp_path, capsys):
+    home = ["--home", str(tmp_path / "data")]
+    run = lambda *a: main(home + list(a))  # noqa: E731
+    assert run("members", "add", "ann", "--brand", "acme", "--role", "admin", "--email", "ann@example.com") == 0
+    assert run("members", "add", "bob", "--brand", "acme") == 0
+    assert run("members", "list", "--brand", "acme") == 0
+    out = capsys.readouterr().out
+    assert "ann@example.com" in out and "bob" in out
+    assert run("studio", "request", "--brand", "acme", "--type", "TEMPLATE", "--prompt", "p", "--as", "ann") == 0
+    gid = int(capsys.readouterr().out.split()[1].rstrip(":"))
+    # bob has no access yet: a one-line refusal, exit 2
+    assert run("comment", "add", "generation", str(gid), "hello", "--brand", "acme", "--as", "bob") == 2
+    assert "may not comment" in capsys.readouterr().err
+    assert run("share", "grant", "generation", str(gid), "bob", "comment", "--brand", "acme", "--as", "ann") == 0
+    assert run("comment", "add", "generation", str(gid), "hello", "--brand", "acme", "--as", "bob") == 0
+    cid = int(capsys.readouterr().out.split()[-1])
+    assert run("comment", "reply", "generation", str(gid), "hi bob", "--to", str(cid), "--brand", "acme",
+               "--as", "ann") == 0
+    assert run("comment", "resolve", str(cid), "--brand", "acme", "--as", "bob") == 0
+    assert run("comment", "list", "generation", str(gid), "--brand", "acme", "--as", "bob") == 0
+    out = capsys.readouterr().out
+    assert "hello" in out and "hi bob" in out and "True" in out
+    assert run("share", "mine", "--brand", "acme", "--as", "bob") == 0
+    assert "COMMENT" in capsys.readouterr().out
+    assert run("link", "create", "generation", str(gid), "--brand", "acme", "--as", "ann") == 0
+    out = capsys.readouterr().out
+    link_id, token = out.split()[1].rstrip(":"), out.split()[2]
+    assert run("link", "open", token) == 0
+    assert f"generation {gid} of acme" in capsys.readouterr().out
+    assert run("link", "revoke", link_id, "--brand", "acme", "--as", "ann") == 0
+    assert run("link", "open", token) == 2
+    assert "no such link" in capsys.readouterr().err
+    assert run("share", "grant", "generation", str(gid), "nobody", "VIEW", "--brand", "acme") == 2
+    assert "no member 'nobody'" in capsys.readouterr().err
+    assert run("members", "remove", "bob", "--brand", "acme", "--as", "bob") == 2
+    assert "brand admins" in capsys.readouterr().err

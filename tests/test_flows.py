@@ -14,7 +14,7 @@ from workbench.storage.models import AnalysisResult, Prediction
 def test_recalculation_continues_past_a_failing_brand(prefect_harness, tmp_path, monkeypatch):
     import flows.recalculate
     from flows.recalculate import recalculate
-    from workbench.recalculation import recalculate_brand
+    from workbench.analyses import recalculate_brand
 
     home = str(tmp_path / "data")
     ws = wb.open(home)
@@ -27,11 +27,11 @@ def test_recalculation_continues_past_a_failing_brand(prefect_harness, tmp_path,
                                           "ts": ["2026-01-01", "2026-01-02", "2026-01-03"]}))
     calls = Counter()
 
-    def counting(scope, **kwargs):
-        calls[scope.name] += 1
-        if scope.name == "globex" and calls["globex"] == 1:
+    def counting(ctx, **kwargs):
+        calls[ctx.brand] += 1
+        if ctx.brand == "globex" and calls["globex"] == 1:
             raise sa.exc.OperationalError("SELECT 1", {}, Exception("database is locked"))
-        return recalculate_brand(scope, **kwargs)
+        return recalculate_brand(ctx, **kwargs)
 
     monkeypatch.setattr(flows.recalculate, "recalculate_brand", counting)
     summary = recalculate(home=home, horizon=7)

@@ -6,6 +6,7 @@ __all__ = [
     "InvalidInputError",
     "MissingColumnsError",
     "NotFoundError",
+    "LinkExpiredError",
     "AlreadyExistsError",
     "PermissionDeniedError",
     "InsufficientDataError",
@@ -49,6 +50,10 @@ class MissingColumnsError(InvalidInputError):
 
 class NotFoundError(WorkbenchError, LookupError):
     """A named resource does not exist (or is not visible to this brand)."""
+
+
+class LinkExpiredError(NotFoundError):
+    """A public link whose time is up (a NotFoundError, so callers may treat both alike)."""
 
 
 class AlreadyExistsError(WorkbenchError):

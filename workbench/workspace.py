@@ -1,10 +1,14 @@
-"""Workspace and BrandScope: the analyst-facing facade over storage, events and analytics.
+"""Workspace and BrandScope: the analyst-facing facade over storage, events and the services.
 
 >>> import workbench as wb
 >>> ws = wb.open()                 # embedded default: everything under ./data
 >>> acme = ws.brand("acme")        # every read and write below is limited to "acme"
 >>> acme.ingest("events.csv")
 >>> acme.funnel(["view", "add_to_cart", "purchase"], "7d")
+>>> bob = ws.brand("acme", user="bob")   # the same brand, acting as member bob
+
+A scope holds a :class:`~workbench.context.BrandContext` and hands it to the services; it
+adds nothing but names. ``ws.brand("acme")`` acts as the brand's local owner (an admin).
 """
 from __future__ import annotations
 
@@ -16,15 +20,18 @@ from typing import TYPE_CHECKING, Callable
 import duckdb
 import pandas as pd
 
-from . import analytics, reports
+from . import reports as reports_mod
+from .analyses import brand as analysis
+from .analyses import ForecastRun, Predictions, SavedCohorts, SavedFunnels, SavedSegments
 from .analytics import segments as segments_mod
-from .analytics.segments import SegmentSpec, segment_spec
+from .collaboration import Collab, LinkView, Members, open_link
 from .config import Settings, get_settings
-from .definitions import SavedCohorts, SavedFunnels, SavedSegments
+from .context import LOCAL_OWNER, Actor, BrandContext
+from .domain import Role
 from .errors import NotFoundError
-from .predictions import ForecastRun, Predictions
 from .events import EventStore, IngestReport, check_brand_name, connect
 from .storage import Database
+from .storage import collaboration as crepo
 from .storage import repositories as repo
 
 if TYPE_CHECKING:
@@ -61,23 +68,39 @@ class Workspace:
         """Where generation artifacts are written (one folder per brand id)."""
         return self.settings.home.resolve() / "artifacts"
 
-    def brand(self, name: str) -> "BrandScope":
-        """A scope limited to brand ``name`` (created on first use)."""
+    def brand(self, name: str, *, user: str | None = None) -> "BrandScope":
+        """A scope limited to brand ``name`` (created on first use), acting as its local owner,
+        or as member ``user`` (NotFoundError when there is no such member)."""
         check_brand_name(name)
         with self.db.session() as s:
             brand_id = repo.brand_id(s, name)
         if brand_id is None:
+            if user is not None:
+                raise NotFoundError(f"no member {user!r} in brand {name!r}")
             # A write transaction from the start: two processes creating the same brand
             # must queue, not fail on SQLite's read-to-write lock upgrade.
             with self.db.session(write=True) as s:
                 brand_id = repo.get_or_create_brand(s, name).id
-        return BrandScope(self, name, brand_id)
+        actor = LOCAL_OWNER
+        if user is not None:
+            with self.db.session() as s:
+                member = crepo.member(s, brand_id, user) if isinstance(user, str) else None
+                if member is None or member.name == crepo.OWNER_NAME:
+                    raise NotFoundError(f"no member {user!r} in brand {name!r}")
+                actor = Actor(user_id=member.id, name=member.name, role=Role(member.role))
+        ctx = BrandContext(db=self.db, store=self.store, settings=self.settings, brand_id=brand_id, brand=name,
+                           actor=actor, provider_config=self.provider_config, connection=lambda: self.con)
+        return BrandScope(self, ctx)
 
     def brands(self) -> list[str]:
         """Brands known to the application database or holding events."""
         with self.db.session() as s:
             names = set(repo.brand_names(s))
         return sorted(names | set(self.store.brands()))
+
+    def open_link(self, token: str) -> LinkView:
+        """What a public link shows (read-only; no sign-in): see :func:`workbench.collaboration.open_link`."""
+        return open_link(self.db, token)
 
     def close(self) -> None:
         if self._con is not None:
@@ -96,13 +119,26 @@ class Workspace:
 
 
 class BrandScope:
-    """Everything for one brand. No method returns another brand's rows."""
+    """Everything for one brand, as one acting user. No method returns another brand's rows."""
 
-    def __init__(self, workspace: Workspace, name: str, brand_id: int):
-        self.workspace, self.name, self.id = workspace, name, brand_id
+    def __init__(self, workspace: Workspace, context: BrandContext):
+        self.workspace, self.context = workspace, context
+
+    @property
+    def name(self) -> str:
+        return self.context.brand
+
+    @property
+    def id(self) -> int:
+        return self.context.brand_id
+
+    @property
+    def user(self) -> str | None:
+        """The acting member's name (None: the brand's local owner)."""
+        return None if self.context.actor.is_local_owner else self.context.actor.name
 
     def __repr__(self) -> str:
-        return f"BrandScope({self.name!r})"
+        return f"BrandScope({self.name!r}" + (f", user={self.user!r})" if self.user else ")")
 
     # -- events -----------------------------------------------------------------
     def ingest(self, source, *, progress: Callable[[int], None] | None = None) -> IngestReport:
@@ -119,7 +155,7 @@ class BrandScope:
     def events(self, since: datetime | str | None = None, until: datetime | str | None = None
                ) -> duckdb.DuckDBPyRelation:
         """This brand's events (``since <= ts < until``) as a DuckDB relation; ``.df()`` for pandas."""
-        return self.workspace.store.relation(self.workspace.con, self.name, since=since, until=until)
+        return self.context.events(since, until)
 
     def events_table(self, con=None, *, segment=None):
         """This brand's events as an Ibis table on ``con`` (an Ibis connection; default: a new
@@ -132,121 +168,129 @@ class BrandScope:
             raise NotFoundError(f"brand {self.name!r} has no events yet: ingest some first")
         con = con if con is not None else ibis.duckdb.connect()
         table = con.read_parquet(str(self.workspace.store.brand_dir(self.name) / "*.parquet"))
-        return table if segment is None else segments_mod.filter_events(table, self._segment_spec(segment))
+        return table if segment is None else segments_mod.filter_events(
+            table, analysis.segment_spec_of(self.context, segment))
 
-    # -- saved definitions ------------------------------------------------------
+    # -- services -----------------------------------------------------------------
     @property
     def funnels(self) -> SavedFunnels:
         """Saved funnels: create / list / update / delete / calculate / results."""
-        return SavedFunnels(self)
+        return SavedFunnels(self.context)
 
     @property
     def cohorts(self) -> SavedCohorts:
         """Saved retention cohorts: create / list / update / delete / calculate / results."""
-        return SavedCohorts(self)
+        return SavedCohorts(self.context)
 
     @property
     def segments(self) -> SavedSegments:
         """Saved segments: create / list / update / delete / members / size / calculate."""
-        return SavedSegments(self)
+        return SavedSegments(self.context)
 
     @property
     def studio(self) -> "Studio":
         """AI Studio: generations, budgets, versions, collections, analytics."""
         from .studio import Studio
-        return Studio(self)
+        return Studio(self.context)
 
     @property
     def predictions(self) -> Predictions:
         """Stored forecasts: create / create_many / list / get."""
-        return Predictions(self)
+        return Predictions(self.context)
+
+    @property
+    def members(self) -> Members:
+        """The brand's members and roles: add / list / set_role / remove."""
+        return Members(self.context)
+
+    @property
+    def collab(self) -> Collab:
+        """Shares, public links, comment threads and the audit log, as this scope's user."""
+        return Collab(self.context)
 
     def forecast(self, metric: str = "revenue", horizon: int = 90, **kwargs) -> ForecastRun:
         """Forecast a daily metric with Prophet, backtest it against seasonal naive, and store
         the prediction (see :meth:`Predictions.create`)."""
         return self.predictions.create(metric, horizon, **kwargs)
 
-    # -- analytics --------------------------------------------------------------
-    def _segment_spec(self, segment) -> SegmentSpec:
-        if isinstance(segment, str):
-            return self.segments.get(segment)
-        return segment_spec(segment)
-
+    # -- analytics (see workbench.analyses.brand) -----------------------------------
     def scoped_events(self, *, segment=None, since=None, until=None) -> duckdb.DuckDBPyRelation:
-        """Events in ``[since, until)``, limited to a segment's members when given
-        (a saved segment's name, or a definition)."""
-        rel = self.events(since, until)
-        if segment is None:
-            return rel
-        return segments_mod.filter_events(rel, self._segment_spec(segment))
+        """Events in ``[since, until)``, limited to a segment's members when given."""
+        return analysis.scoped_events(self.context, segment=segment, since=since, until=until)
 
     def segment_users(self, segment, *, as_of=None) -> pd.DataFrame:
         """Members (``user_id``) of a saved segment (by name) or of a definition."""
-        return segments_mod.segment_users(self.events(), self._segment_spec(segment), as_of=as_of)
+        return analysis.segment_users(self.context, segment, as_of=as_of)
 
     def funnel(self, steps, window, *, breakdown: str | None = None, segment=None, since=None,
                until=None) -> pd.DataFrame:
         """:func:`workbench.analytics.funnel` over this brand's events."""
-        return analytics.funnel(self.scoped_events(segment=segment, since=since, until=until), steps, window,
-                                breakdown=breakdown)
+        return analysis.funnel(self.context, steps, window, breakdown=breakdown, segment=segment, since=since,
+                               until=until)
 
     def funnel_dropoff(self, steps, window, *, segment=None, since=None, until=None) -> pd.DataFrame:
         """:func:`workbench.analytics.funnel_dropoff` (drop-offs vs users still in their window)."""
-        return analytics.funnel_dropoff(self.scoped_events(segment=segment, since=since, until=until), steps, window)
+        return analysis.funnel_dropoff(self.context, steps, window, segment=segment, since=since, until=until)
 
     def time_to_convert(self, steps, window, *, segment=None, since=None, until=None) -> pd.DataFrame:
         """:func:`workbench.analytics.time_to_convert` over this brand's events."""
-        return analytics.time_to_convert(self.scoped_events(segment=segment, since=since, until=until), steps, window)
+        return analysis.time_to_convert(self.context, steps, window, segment=segment, since=since, until=until)
 
     def funnel_over_time(self, steps, window, *, period: str = "week", segment=None, since=None,
                          until=None) -> pd.DataFrame:
         """:func:`workbench.analytics.funnel_over_time` over this brand's events."""
-        return analytics.funnel_over_time(self.scoped_events(segment=segment, since=since, until=until), steps,
-                                          window, period=period)
+        return analysis.funnel_over_time(self.context, steps, window, period=period, segment=segment, since=since,
+                                         until=until)
 
     def revenue_curve(self, *, segment=None, since=None, until=None, **kwargs) -> pd.DataFrame:
         """:func:`workbench.analytics.revenue_curve` (cumulative revenue per cohort user)."""
-        return analytics.revenue_curve(self.scoped_events(segment=segment, since=since, until=until), **kwargs)
+        return analysis.revenue_curve(self.context, segment=segment, since=since, until=until, **kwargs)
 
     def retention(self, *, segment=None, since=None, until=None, **kwargs) -> pd.DataFrame:
         """:func:`workbench.analytics.retention` over this brand's events."""
-        return analytics.retention(self.scoped_events(segment=segment, since=since, until=until), **kwargs)
+        return analysis.retention(self.context, segment=segment, since=since, until=until, **kwargs)
 
     def daily_metrics(self, metrics: list[str] | None = None, *, segment=None, since=None,
                       until=None) -> pd.DataFrame:
         """:func:`workbench.analytics.daily_metrics` over this brand's events (zero-filled days)."""
-        end = pd.Timestamp(until) - pd.Timedelta(days=1) if until is not None else None
-        return analytics.daily_metrics(self.scoped_events(segment=segment, since=since, until=until), metrics,
-                                       start=since, end=end)
+        return analysis.daily_metrics(self.context, metrics, segment=segment, since=since, until=until)
 
     def correlations(self, metrics: list[str] | None = None, *, method: str = "pearson",
                      differences: bool = False, segment=None, since=None, until=None) -> pd.DataFrame:
         """Correlations between this brand's daily metrics."""
-        daily = self.daily_metrics(metrics, segment=segment, since=since, until=until)
-        return analytics.correlations(daily, method, differences=differences)
+        return analysis.correlations(self.context, metrics, method=method, differences=differences,
+                                     segment=segment, since=since, until=until)
 
     def anomalies(self, metric: str = "active_users", *, segment=None, since=None, until=None,
                   **kwargs) -> pd.DataFrame:
         """Anomalies in one of this brand's daily metrics."""
-        daily = self.daily_metrics([metric], segment=segment, since=since, until=until)
-        return analytics.anomalies(daily[metric], **kwargs)
+        return analysis.anomalies(self.context, metric, segment=segment, since=since, until=until, **kwargs)
 
     def anomaly_digest(self, metrics: list[str], *, segment=None, since=None, until=None,
                        **kwargs) -> pd.DataFrame:
         """Anomalies of several daily metrics in one long frame (``metric`` first)."""
-        daily = self.daily_metrics(metrics, segment=segment, since=since, until=until)
-        parts = [analytics.anomalies(daily[m], **kwargs).assign(metric=m) for m in metrics]
-        out = pd.concat(parts, ignore_index=True)
-        return out[["metric", "ds", "value", "expected", "score", "is_anomaly"]]
+        return analysis.anomaly_digest(self.context, metrics, segment=segment, since=since, until=until, **kwargs)
 
     # -- reports ----------------------------------------------------------------
-    def report(self, name: str, **parameters) -> "reports.ReportRun":
+    def report(self, name: str, **parameters) -> "reports_mod.ReportRun":
         """Run report notebook ``name`` (funnel, retention, prediction, kpi) to HTML and record it."""
-        return reports.run_report(self, name, parameters)
+        return reports_mod.run_report(self.context, name, parameters)
+
+    def get_report(self, report_id: int):
+        """One recorded report run: name, parameters, status, paths (needs VIEW)."""
+        return reports_mod.get_report(self.context, report_id)
+
+    def rerun_report(self, report_id: int) -> "reports_mod.ReportRun":
+        """Run a recorded report again with its parameters (needs EDIT on it)."""
+        return reports_mod.rerun_report(self.context, report_id)
 
     def reports(self) -> pd.DataFrame:
-        """This brand's report runs, newest first."""
-        return reports.list_reports(self)
+        """This brand's report runs the acting user may view, newest first."""
+        return reports_mod.list_reports(self.context)
+
+    def delete_report(self, report_id: int) -> None:
+        """Delete a report run (owner or brand admin)."""
+        reports_mod.delete_report(self.context, report_id)
 
 
 def open_workspace(home: str | Path | None = None, *, database_url: str | None = None,

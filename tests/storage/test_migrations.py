@@ -10,7 +10,7 @@ from workbench.storage.models import Base
 EXPECTED_TABLES = {
     "brands", "users", "funnels", "cohorts", "segments", "analysis_results", "predictions", "generations",
     "collections", "collection_items", "budgets", "budget_usage", "shares", "public_links", "comments",
-    "reports", "ingests",
+    "reports", "ingests", "audit_events",
 }
 
 
@@ -46,3 +46,34 @@ def test_indexes_for_service_lookups(tmp_path):
     names = {ix["name"] for t in insp.get_table_names() for ix in insp.get_indexes(t)}
     assert {"ix_generations_claim", "ix_generations_brand_status", "ix_shares_resource",
             "ix_comments_resource", "ix_results_lookup"} <= names
+
+
+def _upgrade_keeps_existing_rows(url: str) -> None:
+    """A database at revision 0001 holding users and comments upgrades to head: users become
+    members, comments are open threads, nothing is lost."""
+    db = Database(url)
+    db.upgrade("0001")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO brands (id, name, created_at) VALUES (1, 'acme', CURRENT_TIMESTAMP)"))
+        conn.execute(sa.text("INSERT INTO users (id, brand_id, name, created_at) VALUES (1, 1, 'ann', CURRENT_TIMESTAMP)"))
+        conn.execute(sa.text("INSERT INTO comments (id, brand_id, resource_type, resource_id, author_id, body, created_at)"
+                             " VALUES (1, 1, 'funnel', 7, 1, 'hello', CURRENT_TIMESTAMP)"))
+    db.upgrade()
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT name, role, removed_at FROM users")).all() == [("ann", "member", None)]
+        assert conn.execute(sa.text("SELECT body, resolved_at FROM comments")).all() == [("hello", None)]
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar() == 0
+    db.downgrade("0001")
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM users")).all() == [("ann",)]
+    db.downgrade("base")
+    db.dispose()
+
+
+def test_sqlite_upgrade_keeps_existing_rows(tmp_path):
+    _upgrade_keeps_existing_rows(f"sqlite:///{tmp_path / 'app.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_upgrade_keeps_existing_rows(postgres_url):
+    _upgrade_keeps_existing_rows(postgres_url)

@@ -1,5 +1,6 @@
 """Budgets never overspend and no generation runs twice, under real concurrency, on SQLite and PostgreSQL."""
 import multiprocessing as mp
+import queue
 import threading
 from collections import Counter
 
@@ -213,6 +214,25 @@ def test_a_runner_paused_past_its_lease_changes_neither_rows_nor_files(db_args, 
     ws.close()
 
 
+def _race(n: int, target, *args) -> Counter:
+    """Run ``target(*args, barrier, outcomes)`` in n spawned processes released together;
+    returns the outcomes they put on the queue."""
+    ctx = mp.get_context("spawn")
+    barrier, outcomes = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, outcomes)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(240)
+    assert [p.exitcode for p in procs] == [0] * n
+    got = Counter()
+    while True:  # every process has exited, so what it put is there to read
+        try:
+            got[outcomes.get(timeout=2)] += 1
+        except queue.Empty:
+            return got
+
+
 def _request_as_new_author(args, barrier, outcomes):
     ws = _open(args)
     try:
@@ -231,14 +251,7 @@ def _request_as_new_author(args, barrier, outcomes):
 def test_twelve_processes_requesting_as_one_new_author_against_a_quota_of_five(db_args):
     ws = _open(db_args)
     ws.brand("acme").studio.set_budget(monthly_generation_quota=5)
-    ctx = mp.get_context("spawn")
-    barrier, outcomes = ctx.Barrier(12), ctx.Queue()
-    procs = [ctx.Process(target=_request_as_new_author, args=(db_args, barrier, outcomes)) for _ in range(12)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(240)
-    got = Counter(outcomes.get(timeout=5) for _ in range(12))
+    got = _race(12, _request_as_new_author, db_args)
     assert got == {"accepted": 5, "quota": 7}, got
     listed = ws.brand("acme").studio.list()
     assert len(listed) == 5
@@ -248,7 +261,7 @@ def test_twelve_processes_requesting_as_one_new_author_against_a_quota_of_five(d
     ws.close()
 
 
-def _add_everywhere(args, barrier, gid, outcomes):
+def _add_everywhere(args, gid, barrier, outcomes):
     from workbench.errors import AlreadyExistsError
     ws = _open(args)
     try:
@@ -274,14 +287,7 @@ def test_other_get_or_create_paths_settle_races_cleanly(db_args):
     six processes at once: one row each, and the losers get AlreadyExistsError or the row."""
     ws = _open(db_args)
     gid = ws.brand("acme").studio.request("TEMPLATE", "x")
-    ctx = mp.get_context("spawn")
-    barrier, outcomes = ctx.Barrier(6), ctx.Queue()
-    procs = [ctx.Process(target=_add_everywhere, args=(db_args, barrier, gid, outcomes)) for _ in range(6)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(240)
-    got = Counter(outcomes.get(timeout=5) for _ in range(24))
+    got = _race(6, _add_everywhere, db_args, gid)
     # collection and funnel: one creator each, five told it exists; item and budget: always ok
     assert got == {"ok": 2 + 12, "exists": 10}, got
     assert ws.brand("acme").studio.collections().set_index("name").loc["picks", "count"] == 1

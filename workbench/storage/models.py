@@ -12,11 +12,14 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The vocabularies live in workbench.domain (no database behind them); re-exported here.
+from ..domain import GenerationStatus, GenerationType, Permission, ReportStatus, ResourceType, Role
+
 __all__ = [
     "Base", "Brand", "User", "FunnelDefinition", "CohortDefinition", "SegmentDefinition",
     "AnalysisResult", "Prediction", "GenerationType", "GenerationStatus", "Generation",
     "Collection", "CollectionItem", "Budget", "BudgetUsage", "Permission", "ResourceType",
-    "Share", "PublicLink", "Comment", "ReportStatus", "Report", "IngestRecord",
+    "Share", "PublicLink", "Comment", "ReportStatus", "Report", "IngestRecord", "Role", "AuditEvent", "utcnow",
 ]
 
 
@@ -45,14 +48,17 @@ class Brand(Base):
 
 
 class User(Base):
-    """A person using the workbench for one brand (author, sharee, commenter)."""
+    """A member of one brand (author, sharee, commenter), with a role. A removed member keeps
+    the row (what they wrote stays attributed) but can no longer act."""
     __tablename__ = "users"
     __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = _brand_fk()
     name: Mapped[str] = mapped_column(sa.String(128))
     email: Mapped[str | None] = mapped_column(sa.String(256))
+    role: Mapped[str] = mapped_column(sa.String(16), default=Role.MEMBER.value, server_default=Role.MEMBER.value)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column()
 
 
 class _Definition:
@@ -121,21 +127,6 @@ class Prediction(Base):
     scores: Mapped[dict] = mapped_column(default=dict)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class GenerationType(str, enum.Enum):
-    IMAGE_2D = "IMAGE_2D"
-    MODEL_3D = "MODEL_3D"
-    ANIMATION = "ANIMATION"
-    TEMPLATE = "TEMPLATE"
-
-
-class GenerationStatus(str, enum.Enum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
 
 
 class Generation(Base):
@@ -215,23 +206,6 @@ class BudgetUsage(Base):
     used_count: Mapped[int] = mapped_column(default=0)
 
 
-class Permission(str, enum.Enum):
-    VIEW = "VIEW"
-    COMMENT = "COMMENT"
-    EDIT = "EDIT"
-    ADMIN = "ADMIN"
-
-
-class ResourceType(str, enum.Enum):
-    REPORT = "report"
-    FUNNEL = "funnel"
-    COHORT = "cohort"
-    SEGMENT = "segment"
-    PREDICTION = "prediction"
-    GENERATION = "generation"
-    COLLECTION = "collection"
-
-
 class Share(Base):
     __tablename__ = "shares"
     __table_args__ = (
@@ -276,12 +250,23 @@ class Comment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()  # on a thread's first comment
+    resolved_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class ReportStatus(str, enum.Enum):
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
+class AuditEvent(Base):
+    """Who changed access to what, and when: grants, revocations, links, deletions, members."""
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_brand_time", "brand_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(sa.String(128))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    resource_type: Mapped[str | None] = mapped_column(sa.String(16))
+    resource_id: Mapped[int | None] = mapped_column()
+    detail: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Report(Base):

@@ -83,8 +83,11 @@ class DefinitionRepository(Generic[M]):
     def _query(self):
         return sa.select(self.model).where(self.model.brand_id == self.brand_id)
 
-    def list(self) -> list[M]:
-        return list(self.session.scalars(self._query().order_by(self.model.name)))
+    def list(self, visible=None) -> list[M]:
+        """Every definition of the brand, or those matching ``visible`` (a clause from
+        :func:`workbench.storage.resources.visible`)."""
+        q = self._query() if visible is None else self._query().where(visible)
+        return list(self.session.scalars(q.order_by(self.model.name)))
 
     def get(self, name_or_id: str | int) -> M:
         col = self.model.id if isinstance(name_or_id, int) else self.model.name

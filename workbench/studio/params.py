@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import invalid_input
-from ..storage.models import GenerationType
+from ..domain import GenerationType
 
 __all__ = ["ImageParams", "ModelParams", "AnimationParams", "TemplateParams", "validate_params"]
 

@@ -1,27 +1,36 @@
 """The AI Studio of one brand (``acme.studio``): request, cancel, regenerate, version history,
-collections, budgets and generation analytics."""
+collections, budgets and generation analytics.
+
+Every method asks the one authorisation rule first: view to read a generation or a
+collection, edit to cancel, regenerate or edit a generation or to change a collection,
+delete to delete; lists show what the acting user may view. What a user requests or
+creates is theirs (``author`` defaults to them). Budgets and running the queue are brand
+operations: brand admins only.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 
-from ..errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from ..collaboration import access
+from ..domain import Action, GenerationStatus, GenerationType, ResourceKind, parse
+from ..errors import AlreadyExistsError, InvalidInputError, PermissionDeniedError
+from ..storage import collaboration as crepo
+from ..storage import generations as grepo
 from ..storage import repositories as repo
-from ..storage.models import Collection, CollectionItem, Generation, GenerationStatus, GenerationType, utcnow
+from ..storage import resources
+from ..storage.models import Collection, utcnow
 from . import budgets
 from .params import validate_params
 from .providers import get_provider
 from .runner import BatchResult, RetryPolicy, run_batch
 
-if TYPE_CHECKING:
-    from ..workspace import BrandScope
-
 __all__ = ["Studio"]
 
 _COLUMNS = ["id", "type", "status", "prompt", "provider", "model", "version", "parent_id", "attempts", "cost",
             "duration_seconds", "error", "artifact_uri", "created_at"]
+GEN, COLL = ResourceKind.GENERATION, ResourceKind.COLLECTION
 
 
 def _frame(rows) -> pd.DataFrame:
@@ -32,28 +41,43 @@ def _frame(rows) -> pd.DataFrame:
 
 
 def _gen_type(value) -> GenerationType:
-    try:
-        return GenerationType(value)
-    except ValueError:
-        raise InvalidInputError(f"unknown generation type {value!r}; use one of "
-                                f"{', '.join(t.value for t in GenerationType)}") from None
+    return parse(GenerationType, value, "generation type")
+
+
+def _status(value) -> GenerationStatus:
+    return parse(GenerationStatus, value, "generation status")
 
 
 class Studio:
-    def __init__(self, scope: "BrandScope"):
-        self.scope = scope
-        self.db = scope.workspace.db
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.db = ctx.db
+
+    def _admin_only(self, what: str) -> None:
+        if not self.ctx.actor.is_admin:
+            raise PermissionDeniedError(f"{self.ctx.actor.name!r} may not {what}: brand admins only")
+
+    def _author_id(self, session, author: str | None) -> int | None:
+        """Who a new generation or collection belongs to: the acting user; the local owner may
+        name an author (created as a member on first use)."""
+        actor = self.ctx.actor
+        if not actor.is_local_owner:
+            if author not in (None, actor.name):
+                raise PermissionDeniedError(f"{actor.name!r} may not act as author {author!r}")
+            return actor.user_id
+        return repo.get_or_create_user(session, self.ctx.brand_id, author).id if author else None
 
     # -- budgets ----------------------------------------------------------------
     def set_budget(self, monthly_cost_limit: float | None = None, monthly_generation_quota: int | None = None) -> None:
         """The brand's monthly limits (None: unlimited)."""
+        self._admin_only("set the budget")
         with self.db.session(write=True) as s:
-            budgets.set_budget(s, self.scope.id, monthly_cost_limit=monthly_cost_limit,
+            budgets.set_budget(s, self.ctx.brand_id, monthly_cost_limit=monthly_cost_limit,
                                monthly_generation_quota=monthly_generation_quota)
 
     def usage(self, month: str | None = None) -> dict:
         with self.db.session() as s:
-            return budgets.usage(s, self.scope.id, month or budgets.month_of())
+            return budgets.usage(s, self.ctx.brand_id, month or budgets.month_of())
 
     # -- generations ------------------------------------------------------------
     def request(self, type, prompt: str, parameters: dict | None = None, *, author: str | None = None,
@@ -69,49 +93,50 @@ class Studio:
         if len(prompt) > 4000:
             raise InvalidInputError(f"prompt is {len(prompt)} characters; the limit is 4000")
         params = validate_params(gen_type, parameters)
-        impl = get_provider(provider, **self.scope.workspace.provider_config.get(provider, {}))
+        impl = get_provider(provider, **self.ctx.provider_config.get(provider, {}))
         cost = impl.estimate_cost(gen_type, params)
         with self.db.session(write=True) as s:
-            author_id = repo.get_or_create_user(s, self.scope.id, author).id if author else None
+            author_id = self._author_id(s, author)
             root_id, version = None, 1
             if parent_id is not None:
-                parent = self._get(s, parent_id)
+                parent = access.authorize(s, self.ctx, Action.EDIT, GEN, parent_id)
                 root_id = parent.root_id or parent.id
-                # lock the family's root row so that concurrent new versions are numbered one
-                # after the other (PostgreSQL; SQLite write sessions are serialised already)
-                s.execute(sa.select(Generation.id).where(Generation.id == root_id).with_for_update())
-                version = 1 + s.scalar(sa.select(sa.func.max(Generation.version)).where(
-                    sa.or_(Generation.root_id == root_id, Generation.id == root_id)))
-            budgets.reserve(s, self.scope.id, cost, budgets.month_of())
-            gen = Generation(brand_id=self.scope.id, author_id=author_id, type=gen_type, prompt=prompt,
+                version = grepo.next_version(s, root_id)
+            budgets.reserve(s, self.ctx.brand_id, cost, budgets.month_of())
+            return grepo.add(s, brand_id=self.ctx.brand_id, author_id=author_id, type=gen_type, prompt=prompt,
                              parameters=params, provider=provider, model=model or impl.default_model(gen_type),
-                             status=GenerationStatus.PENDING, reserved_cost=cost, parent_id=parent_id,
-                             root_id=root_id, version=version, created_at=utcnow())
-            s.add(gen)
-            s.flush()
-            return gen.id
-
-    def _get(self, session, generation_id: int) -> Generation:
-        gen = session.scalar(sa.select(Generation).where(Generation.brand_id == self.scope.id,
-                                                         Generation.id == generation_id))
-        if gen is None:
-            raise NotFoundError(f"no generation {generation_id} for brand {self.scope.name!r}")
-        return gen
+                             reserved_cost=cost, parent_id=parent_id, root_id=root_id, version=version).id
 
     def get(self, generation_id: int) -> dict:
         with self.db.session() as s:
-            g = self._get(s, generation_id)
+            g = access.authorize(s, self.ctx, Action.VIEW, GEN, generation_id)
             return {c: getattr(g, c) for c in _COLUMNS} | {"parameters": g.parameters, "root_id": g.root_id}
 
     def cancel(self, generation_id: int) -> bool:
         """Cancel a pending or running generation (its reservation is released). False if it had ended."""
         with self.db.session(write=True) as s:
-            gen = self._get(s, generation_id)
-            if gen.status not in (GenerationStatus.PENDING, GenerationStatus.RUNNING):
-                return False
-            gen.status, gen.finished_at, gen.lease_until = GenerationStatus.CANCELLED, utcnow(), None
-            budgets.release(s, self.scope.id, budgets.month_of(gen.created_at), gen.reserved_cost)
-            return True
+            gen = access.authorize(s, self.ctx, Action.EDIT, GEN, generation_id)
+            return self._cancel(s, gen)
+
+    def _cancel(self, s, gen) -> bool:
+        if gen.status not in (GenerationStatus.PENDING, GenerationStatus.RUNNING):
+            return False
+        gen.status, gen.finished_at, gen.lease_until = GenerationStatus.CANCELLED, utcnow(), None
+        budgets.release(s, self.ctx.brand_id, budgets.month_of(gen.created_at), gen.reserved_cost)
+        return True
+
+    def delete(self, generation_id: int) -> None:
+        """Delete a generation and its artifact (owner or brand admin); an unfinished one is cancelled first."""
+        with self.db.session(write=True) as s:
+            gen = access.authorize(s, self.ctx, Action.DELETE, GEN, generation_id)
+            self._cancel(s, gen)
+            artifact = gen.artifact_uri
+            crepo.delete_resource_traces(s, self.ctx.brand_id, GEN, gen.id)
+            crepo.record(s, self.ctx.brand_id, self.ctx.actor.user_id, self.ctx.actor.name, "delete", GEN, gen.id,
+                         {"prompt": gen.prompt[:80]})
+            s.delete(gen)
+        if artifact:
+            Path(artifact).unlink(missing_ok=True)
 
     def regenerate(self, generation_id: int, *, prompt: str | None = None, parameters: dict | None = None,
                    author: str | None = None) -> int:
@@ -125,14 +150,10 @@ class Studio:
     edit = regenerate
 
     def history(self, generation_id: int) -> pd.DataFrame:
-        """Every version of the generation's family, oldest first."""
+        """Every version of the generation's family that the acting user may view, oldest first."""
         with self.db.session() as s:
-            g = self._get(s, generation_id)
-            root = g.root_id or g.id
-            rows = s.scalars(sa.select(Generation).where(
-                Generation.brand_id == self.scope.id,
-                sa.or_(Generation.id == root, Generation.root_id == root)).order_by(Generation.version)).all()
-            return _frame(rows)
+            g = access.authorize(s, self.ctx, Action.VIEW, GEN, generation_id)
+            return _frame(grepo.family(s, self.ctx.brand_id, self.ctx.actor, g.root_id or g.id))
 
     def compare(self, a: int, b: int) -> pd.DataFrame:
         """Side by side: the fields where two generations differ."""
@@ -145,67 +166,61 @@ class Studio:
         return pd.DataFrame(rows, columns=["field", str(a), str(b)])
 
     def list(self, status: str | None = None, type: str | None = None) -> pd.DataFrame:
+        """The generations the acting user may view, oldest first."""
         with self.db.session() as s:
-            q = sa.select(Generation).where(Generation.brand_id == self.scope.id)
-            if status:
-                q = q.where(Generation.status == GenerationStatus(status))
-            if type:
-                q = q.where(Generation.type == _gen_type(type))
-            return _frame(s.scalars(q.order_by(Generation.id)).all())
+            return _frame(grepo.listed(s, self.ctx.brand_id, self.ctx.actor, status=_status(status) if status else None,
+                                       type=_gen_type(type) if type else None))
 
     def run(self, *, concurrency: int = 4, policy: RetryPolicy = RetryPolicy(), progress=None) -> BatchResult:
         """Run this brand's pending generations now, in this process (the batch flow does the
         same for every brand on a schedule). Other brands' generations are never claimed."""
-        ws = self.scope.workspace
-        return run_batch(ws.db, ws.artifacts_path, concurrency=concurrency, policy=policy,
-                         provider_config=ws.provider_config, progress=progress, brand_id=self.scope.id)
+        self._admin_only("run the generation queue")
+        return run_batch(self.db, self.ctx.artifacts_path, concurrency=concurrency, policy=policy,
+                         provider_config=self.ctx.provider_config, progress=progress, brand_id=self.ctx.brand_id)
 
     # -- collections ------------------------------------------------------------
-    def _collection(self, session, name: str) -> Collection:
-        c = session.scalar(sa.select(Collection).where(Collection.brand_id == self.scope.id, Collection.name == name))
-        if c is None:
-            raise NotFoundError(f"no collection named {name!r} for brand {self.scope.name!r}")
-        return c
-
     def create_collection(self, name: str, *, author: str | None = None) -> int:
-        if not name or not name.strip():
+        if not isinstance(name, str) or not name.strip():
             raise InvalidInputError("a collection needs a name")
         message = f"a collection named {name!r} already exists"
         with self.db.session(write=True) as s:
-            if s.scalar(sa.select(Collection.id).where(Collection.brand_id == self.scope.id, Collection.name == name)):
+            if resources.find(s, self.ctx.brand_id, COLL, name) is not None:
                 raise AlreadyExistsError(message)
-            author_id = repo.get_or_create_user(s, self.scope.id, author).id if author else None
-            return repo.add_unique(s, Collection(brand_id=self.scope.id, name=name, created_by=author_id), message).id
+            owner = self._author_id(s, author)
+            return repo.add_unique(s, Collection(brand_id=self.ctx.brand_id, name=name, created_by=owner,
+                                                 created_at=utcnow()), message).id
 
     def add_to_collection(self, name: str, generation_id: int) -> None:
         with self.db.session(write=True) as s:
-            c = self._collection(s, name)
-            self._get(s, generation_id)  # same brand only
-            repo.insert_or_get(s, CollectionItem, {"collection_id": c.id, "generation_id": generation_id},
-                               {"added_at": utcnow()})
+            c = access.authorize(s, self.ctx, Action.EDIT, COLL, name)
+            access.authorize(s, self.ctx, Action.VIEW, GEN, generation_id)  # same brand, and visible
+            grepo.add_item(s, c.id, generation_id)
 
     def remove_from_collection(self, name: str, generation_id: int) -> None:
         with self.db.session(write=True) as s:
-            c = self._collection(s, name)
-            item = s.get(CollectionItem, (c.id, generation_id))
-            if item is not None:
-                s.delete(item)
+            c = access.authorize(s, self.ctx, Action.EDIT, COLL, name)
+            grepo.remove_item(s, c.id, generation_id)
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection (not its generations): owner or brand admin."""
+        with self.db.session(write=True) as s:
+            c = access.authorize(s, self.ctx, Action.DELETE, COLL, name)
+            crepo.delete_resource_traces(s, self.ctx.brand_id, COLL, c.id)
+            crepo.record(s, self.ctx.brand_id, self.ctx.actor.user_id, self.ctx.actor.name, "delete", COLL, c.id,
+                         {"name": c.name})
+            s.delete(c)
 
     def collections(self) -> pd.DataFrame:
-        """Collections with their number of generations."""
+        """Collections the acting user may view, with their number of generations."""
         with self.db.session() as s:
-            rows = s.execute(sa.select(Collection.id, Collection.name, sa.func.count(CollectionItem.generation_id))
-                             .outerjoin(CollectionItem, CollectionItem.collection_id == Collection.id)
-                             .where(Collection.brand_id == self.scope.id)
-                             .group_by(Collection.id, Collection.name).order_by(Collection.name)).all()
+            rows = grepo.collections(s, self.ctx.brand_id, self.ctx.actor)
         return pd.DataFrame(rows, columns=["id", "name", "count"])
 
     def collection_items(self, name: str) -> pd.DataFrame:
+        """The generations in a collection (viewing a collection shows what it holds)."""
         with self.db.session() as s:
-            c = self._collection(s, name)
-            ids = [i.generation_id for i in c.items]
-        out = self.list()
-        return out[out["id"].isin(ids)].reset_index(drop=True)
+            c = access.authorize(s, self.ctx, Action.VIEW, COLL, name)
+            return _frame(grepo.collection_items(s, self.ctx.brand_id, c.id))
 
     # -- analytics --------------------------------------------------------------
     def analytics(self, by: str = "day") -> pd.DataFrame:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ...errors import InvalidInputError
-from ...storage.models import GenerationType
+from ...domain import GenerationType
 
 __all__ = ["GenerationRequest", "Artifact", "Provider", "register_provider", "get_provider"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from ...errors import PermanentProviderError, TransientProviderError
-from ...storage.models import GenerationType
+from ...domain import GenerationType
 from .base import Artifact, GenerationRequest, register_provider
 
 __all__ = ["OpenAIImagesProvider"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import PermanentProviderError
-from ...storage.models import GenerationType
+from ...domain import GenerationType
 from .base import Artifact, GenerationRequest, register_provider
 
 __all__ = ["LocalProvider"]

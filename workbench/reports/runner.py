@@ -14,26 +14,30 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import sqlalchemy as sa
-
-from .errors import InvalidInputError, NotFoundError, WorkbenchError
-from .storage.models import Report, ReportStatus
-
-if TYPE_CHECKING:
-    from .workspace import BrandScope
+from ..collaboration import access
+from ..domain import Action, ReportStatus, ResourceKind
+from ..errors import InvalidInputError, WorkbenchError
+from ..storage import collaboration as crepo
+from ..storage import reports as rrepo
+from ..storage.models import Report
 
 __all__ = ["REPORTS", "ReportRun", "ReportFailedError", "available_reports", "report_parameters", "run_report",
-           "render_html", "list_reports"]
+           "rerun_report", "render_html", "list_reports", "get_report", "delete_report"]
 
 log = logging.getLogger(__name__)
 
 REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction": "prediction.ipynb",
            "kpi": "kpi_digest.ipynb"}
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # Parameters the runner fills in itself, so that the notebook opens the same workspace.
 _WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path")
+
+
+def _context(ctx_or_scope):
+    """A BrandContext; a brand scope (which holds one) is accepted for convenience."""
+    return getattr(ctx_or_scope, "context", ctx_or_scope)
 
 
 class ReportFailedError(WorkbenchError):
@@ -107,9 +111,10 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
     return html_path
 
 
-def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None = None, *,
-               raise_on_failure: bool = True) -> ReportRun:
-    """Execute report ``name`` for the brand with ``parameters`` (the others keep their defaults).
+def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, raise_on_failure: bool = True,
+               _owner: int | None = None) -> ReportRun:
+    """Execute report ``name`` for the brand (``ctx``) with ``parameters`` (the others keep
+    their defaults); the run is owned by the acting user.
 
     Raises
     ------
@@ -118,9 +123,10 @@ def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None
     ReportFailedError
         The notebook raised (when ``raise_on_failure``); the run is recorded either way.
     """
+    ctx = _context(ctx)
     import papermill as pm
 
-    settings = scope.workspace.settings
+    settings = ctx.settings
     reports = available_reports(settings.resolved_notebooks_path)
     if name not in reports:
         raise InvalidInputError(f"unknown report {name!r}; available: {', '.join(sorted(reports)) or '(none)'}")
@@ -130,20 +136,18 @@ def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None
     if unknown:
         raise InvalidInputError(f"report {name!r} has no parameter(s) {unknown}; it takes: "
                                 f"{', '.join(k for k in declared if k not in _WORKSPACE_PARAMS)}")
-    params.update(brand=scope.name, home=str(settings.home.resolve()), events_path=str(settings.resolved_events_path))
+    params.update(brand=ctx.brand, home=str(settings.home.resolve()), events_path=str(settings.resolved_events_path))
     if settings.database_url:
         params["database_url"] = settings.database_url
-    out_dir = settings.resolved_reports_path / scope.name
+    out_dir = settings.resolved_reports_path / ctx.brand
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     nb_path = out_dir / f"{name}-{stamp}.ipynb"
     html_path = out_dir / f"{name}-{stamp}.html"
     shown = {k: v for k, v in params.items() if k not in ("home", "database_url", "events_path")}
-    with scope.workspace.db.session(write=True) as s:
-        row = Report(brand_id=scope.id, name=name, parameters=shown, status=ReportStatus.RUNNING)
-        s.add(row)
-        s.flush()
-        report_id = row.id
+    with ctx.db.session(write=True) as s:
+        owner = _owner if _owner is not None else ctx.actor.user_id
+        report_id = rrepo.start(s, ctx.brand_id, name, shown, owner).id
     started = time.perf_counter()
     error = None
     try:
@@ -154,31 +158,47 @@ def run_report(scope: "BrandScope", name: str, parameters: dict[str, Any] | None
         # papermill's error carries the notebook's own exception; that is what the analyst needs
         error = (f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})" if hasattr(exc, "ename")
                  else f"{type(exc).__name__}: {exc}")
-        log.error("report %s for %s failed: %s", name, scope.name, error)
+        log.error("report %s for %s failed: %s", name, ctx.brand, error)
     duration = time.perf_counter() - started
     status = ReportStatus.FAILED if error else ReportStatus.SUCCEEDED
-    with scope.workspace.db.session(write=True) as s:
-        row = s.get(Report, report_id)
-        row.status, row.error, row.duration_seconds = status, error, duration
-        row.notebook_path = str(nb_path) if nb_path.exists() else None
-        row.html_path = str(html_path) if html_path.exists() else None
-        row.finished_at = datetime.now(timezone.utc)
-    run = ReportRun(id=report_id, name=name, brand=scope.name, status=status.value, parameters=shown,
+    with ctx.db.session(write=True) as s:
+        rrepo.finish(s, ctx.brand_id, report_id, status=status, error=error, duration=duration,
+                     notebook_path=str(nb_path) if nb_path.exists() else None,
+                     html_path=str(html_path) if html_path.exists() else None)
+    run = ReportRun(id=report_id, name=name, brand=ctx.brand, status=status.value, parameters=shown,
                     html_path=html_path if html_path.exists() else None,
                     notebook_path=nb_path if nb_path.exists() else None, duration_seconds=duration, error=error)
     if error and raise_on_failure:
-        raise ReportFailedError(f"report {name!r} for {scope.name!r} failed (run {report_id}, partial notebook "
+        raise ReportFailedError(f"report {name!r} for {ctx.brand!r} failed (run {report_id}, partial notebook "
                                 f"{run.notebook_path}): {error}")
     return run
 
 
-def list_reports(scope: "BrandScope"):
-    """The brand's report runs, newest first."""
+def rerun_report(ctx, report_id: int, *, raise_on_failure: bool = True) -> ReportRun:
+    """Run a report again with the same parameters (needs EDIT on it). The new run belongs to
+    the same owner and is shared with the same people, so whoever could read the old one can
+    read the new one; a public link keeps showing the run it was made on."""
+    ctx = _context(ctx)
+    with ctx.db.session() as s:
+        row = access.authorize(s, ctx, Action.EDIT, ResourceKind.REPORT, report_id)
+        name, parameters, owner = row.name, dict(row.parameters), row.created_by
+    params = {k: v for k, v in parameters.items() if k not in _WORKSPACE_PARAMS}
+    run = run_report(ctx, name, params, raise_on_failure=False, _owner=owner)
+    with ctx.db.session(write=True) as s:
+        crepo.copy_shares(s, ctx.brand_id, ResourceKind.REPORT, report_id, run.id)
+    if run.error and raise_on_failure:
+        raise ReportFailedError(f"report {name!r} for {ctx.brand!r} failed (run {run.id}): {run.error}")
+    return run
+
+
+def list_reports(ctx):
+    """The report runs the acting user may view, newest first: ``id, name, status, parameters,
+    duration_seconds, html_path, started_at, error``."""
+    ctx = _context(ctx)
     import pandas as pd
 
-    with scope.workspace.db.session() as s:
-        rows = s.scalars(sa.select(Report).where(Report.brand_id == scope.id)
-                         .order_by(Report.started_at.desc(), Report.id.desc())).all()
+    with ctx.db.session() as s:
+        rows = rrepo.listed(s, ctx.brand_id, ctx.actor)
         return pd.DataFrame([{"id": r.id, "name": r.name, "status": r.status.value, "parameters": r.parameters,
                               "duration_seconds": r.duration_seconds, "html_path": r.html_path,
                               "started_at": r.started_at, "error": r.error} for r in rows],
@@ -186,9 +206,22 @@ def list_reports(scope: "BrandScope"):
                                      "started_at", "error"])
 
 
-def get_report(scope: "BrandScope", report_id: int) -> Report:
-    with scope.workspace.db.session() as s:
-        row = s.scalar(sa.select(Report).where(Report.brand_id == scope.id, Report.id == report_id))
-        if row is None:
-            raise NotFoundError(f"no report {report_id} for brand {scope.name!r}")
-        return row
+def get_report(ctx, report_id: int) -> Report:
+    """One report run (needs VIEW)."""
+    ctx = _context(ctx)
+    with ctx.db.session() as s:
+        return access.authorize(s, ctx, Action.VIEW, ResourceKind.REPORT, report_id)
+
+
+def delete_report(ctx, report_id: int) -> None:
+    """Delete a report run and its files, shares, links and comments (owner or brand admin)."""
+    ctx = _context(ctx)
+    with ctx.db.session(write=True) as s:
+        row = access.authorize(s, ctx, Action.DELETE, ResourceKind.REPORT, report_id)
+        paths = [p for p in (row.html_path, row.notebook_path) if p]
+        crepo.delete_resource_traces(s, ctx.brand_id, ResourceKind.REPORT, row.id)
+        crepo.record(s, ctx.brand_id, ctx.actor.user_id, ctx.actor.name, "delete", ResourceKind.REPORT, row.id,
+                     {"name": row.name})
+        s.delete(row)
+    for p in paths:
+        Path(p).unlink(missing_ok=True)

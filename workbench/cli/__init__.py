@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import WorkbenchError
+from ..errors import WorkbenchError
+from . import team
 
 log = logging.getLogger("workbench.cli")
 
 
 def _open(args):
-    from .workspace import open_workspace
+    from ..workspace import open_workspace
     return open_workspace(args.home)
 
 
@@ -25,7 +26,7 @@ def _progress_bar(total: int | None, desc: str):
 
 
 def cmd_ingest(args) -> int:
-    from .events.sources import count_rows
+    from ..events.sources import count_rows
     ws = _open(args)
     scope = ws.brand(args.brand)
     with _progress_bar(count_rows(args.path), f"ingest {args.brand}") as bar:
@@ -40,7 +41,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .datasets import FUNNEL_STEPS, generate_events
+    from ..datasets import FUNNEL_STEPS, generate_events
     ws = _open(args)
     demo = generate_events(brands=args.brands, users=args.users, days=args.days, seed=args.seed)
     print(f"generated {len(demo.events):,} demo events for {args.brands} brand(s)")
@@ -76,7 +77,7 @@ def _parse_value(text: str):
 
 
 def cmd_report(args) -> int:
-    from .reports import ReportFailedError
+    from ..reports import ReportFailedError
     params = {}
     for item in args.param or []:
         key, sep, value = item.partition("=")
@@ -86,7 +87,7 @@ def cmd_report(args) -> int:
         params[key.strip()] = _parse_value(value)
     ws = _open(args)
     try:
-        run = ws.brand(args.brand).report(args.name, **params)
+        run = ws.brand(args.brand, user=args.as_user).report(args.name, **params)
     except ReportFailedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -100,7 +101,7 @@ def cmd_report(args) -> int:
 
 def cmd_studio(args) -> int:
     ws = _open(args)
-    st = ws.brand(args.brand).studio
+    st = ws.brand(args.brand, user=args.as_user).studio
     try:
         if args.action == "request":
             params = {k: _parse_value(v) for k, _, v in (p.partition("=") for p in args.param or [])}
@@ -122,14 +123,15 @@ def cmd_studio(args) -> int:
 
 
 def cmd_flows(args) -> int:
-    from flows.serve import serve_all  # the deployments and schedules, declared in one place
-    serve_all()
-    return 0
+    """Serve the deployments declared in ``flows/serve.py`` in their own process: the package
+    never imports the flows (they import it)."""
+    import subprocess
+    return subprocess.call([sys.executable, "-m", "flows.serve"])
 
 
 def cmd_db(args) -> int:
-    from .config import get_settings
-    from .storage import Database
+    from ..config import get_settings
+    from ..storage import Database
     db = Database(get_settings(home=args.home).resolved_database_url)
     if args.action == "upgrade":
         db.upgrade()
@@ -170,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--brand", required=True)
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="notebook parameter (JSON values: -p horizon=30 -p 'steps=[\"view\", \"purchase\"]')")
+    p.add_argument("--as", dest="as_user", default=None, metavar="USER", help="act as this member")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("studio", help="AI Studio: request, list and run generations")
@@ -183,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=1, help="request this many copies")
     p.add_argument("--status", default=None, help="list only this status")
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--as", dest="as_user", default=None, metavar="USER", help="act as this member")
     p.set_defaults(func=cmd_studio)
 
     p = sub.add_parser("flows", help="Prefect flows")
@@ -195,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("brands", help="list brands")
     p.set_defaults(func=cmd_brands)
+    team.add_parsers(sub)
     return parser
 
 

@@ -2,26 +2,30 @@
 recalculate, with every calculation stored with its time.
 
 Specs are validated with pydantic at this boundary, so a bad definition is refused
-with a message naming the field before anything is stored.
+with a message naming the field before anything is stored. Every method asks the one
+authorisation rule first (view to read, edit to change or recalculate, delete to delete);
+lists show only what the acting user may view; what a user creates is theirs.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .analytics._inputs import parse_window
-from .analytics.funnels import MAX_STEPS, MIN_STEPS
-from .analytics.segments import SegmentSpec, segment_spec
-from .errors import InvalidInputError, invalid_input
-from .records import frame_to_records, records_to_frame
-from .storage import repositories as repo
-from .storage.models import CohortDefinition, FunnelDefinition, SegmentDefinition
-
-if TYPE_CHECKING:
-    from .workspace import BrandScope
+from ..analytics._inputs import parse_window
+from ..analytics.funnels import MAX_STEPS, MIN_STEPS
+from ..analytics.segments import SegmentSpec, segment_spec
+from ..collaboration import access
+from ..domain import Action, ResourceKind
+from ..errors import InvalidInputError, invalid_input
+from ..records import frame_to_records, records_to_frame
+from ..storage import collaboration as crepo
+from ..storage import repositories as repo
+from ..storage import resources
+from ..storage.models import CohortDefinition, FunnelDefinition, SegmentDefinition
+from . import brand
 
 __all__ = ["FunnelSpec", "CohortSpec", "SavedFunnels", "SavedCohorts", "SavedSegments"]
 
@@ -62,12 +66,20 @@ class _Saved:
     kind = ""
     date_columns: tuple[str, ...] = ()
 
-    def __init__(self, scope: "BrandScope"):
-        self.scope = scope
-        self.db = scope.workspace.db
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.db = ctx.db
+
+    @property
+    def resource(self) -> ResourceKind:
+        return ResourceKind(self.kind)
 
     def _repo(self, session):
-        return repo.DefinitionRepository(session, self.model, self.scope.id)
+        return repo.DefinitionRepository(session, self.model, self.ctx.brand_id)
+
+    def _authorized(self, session, action: Action, name):
+        """The definition row, once the acting user may ``action`` it."""
+        return access.authorize(session, self.ctx, action, self.resource, name)
 
     # conversions between a spec and the stored row
     def _to_row(self, spec, session) -> dict:
@@ -82,71 +94,79 @@ class _Saved:
     def _segment_id(self, session, name: str | None) -> int | None:
         if name is None:
             return None
-        return repo.DefinitionRepository(session, SegmentDefinition, self.scope.id).get(name).id
+        return access.authorize(session, self.ctx, Action.VIEW, ResourceKind.SEGMENT, name).id
 
     def _segment_name(self, session, segment_id: int | None) -> str | None:
         if segment_id is None:
             return None
-        return repo.DefinitionRepository(session, SegmentDefinition, self.scope.id).get(segment_id).name
+        return repo.DefinitionRepository(session, SegmentDefinition, self.ctx.brand_id).get(segment_id).name
 
     def create(self, name: str, **spec) -> BaseModel:
-        """Save a new definition named ``name``; returns the validated spec."""
+        """Save a new definition named ``name`` (owned by the acting user); returns the validated spec."""
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError("a saved definition needs a non-empty name")
         checked = _validate(self.spec_model, spec)
         with self.db.session(write=True) as s:
-            self._repo(s).create(name, **self._to_row(checked, s))
+            self._repo(s).create(name, created_by=self.ctx.actor.user_id, **self._to_row(checked, s))
         return checked
 
     def get(self, name: str) -> BaseModel:
         with self.db.session() as s:
-            return self._to_spec(self._repo(s).get(name), s)
+            return self._to_spec(self._authorized(s, Action.VIEW, name), s)
 
     def list(self) -> pd.DataFrame:
-        """Saved definitions with their settings and last update time."""
+        """Saved definitions the acting user may view, with their settings and last update time."""
         with self.db.session() as s:
             rows = [{"name": r.name, **self._to_spec(r, s).model_dump(mode="json"), "updated_at": r.updated_at}
-                    for r in self._repo(s).list()]
+                    for r in self._repo(s).list(resources.visible(self.resource, self.ctx.brand_id, self.ctx.actor))]
         return pd.DataFrame(rows)
 
     def update(self, name: str, **changes) -> BaseModel:
         """Change some settings of a saved definition (validated as a whole)."""
         with self.db.session(write=True) as s:
-            r = self._repo(s)
-            row = r.get(name)
+            row = self._authorized(s, Action.EDIT, name)
             merged = {**self._to_spec(row, s).model_dump(), **changes}
             checked = _validate(self.spec_model, merged)
-            r.update(name, **self._to_row(checked, s))
+            self._repo(s).update(row.id, **self._to_row(checked, s))
         return checked
 
     def delete(self, name: str) -> None:
+        """Delete the definition, its shares, links and comments (owner or brand admin)."""
         with self.db.session(write=True) as s:
-            self._repo(s).delete(name)
+            row = self._authorized(s, Action.DELETE, name)
+            crepo.delete_resource_traces(s, self.ctx.brand_id, self.resource, row.id)
+            crepo.record(s, self.ctx.brand_id, self.ctx.actor.user_id, self.ctx.actor.name, "delete",
+                         self.resource, row.id, {"name": row.name})
+            self._repo(s).delete(row.id)
 
     def calculate(self, name: str) -> pd.DataFrame:
         """Recalculate a saved definition now and store the result with the time of calculation."""
-        spec = self.get(name)
+        with self.db.session() as s:
+            row = self._authorized(s, Action.EDIT, name)
+            spec, definition_id = self._to_spec(row, s), row.id
         result = self._compute(spec)
         with self.db.session(write=True) as s:
-            row = self._repo(s).get(name)
-            repo.ResultRepository(s, self.scope.id).add(self.kind, row.id, spec.model_dump(mode="json"),
-                                                        frame_to_records(result))
+            repo.ResultRepository(s, self.ctx.brand_id).add(self.kind, definition_id, spec.model_dump(mode="json"),
+                                                            frame_to_records(result))
         return result
 
     def results(self, name: str) -> list[tuple[datetime, pd.DataFrame]]:
         """Every stored calculation of ``name``, newest first, as (calculated_at, frame)."""
         with self.db.session() as s:
-            row = self._repo(s).get(name)
+            row = self._authorized(s, Action.VIEW, name)
             return [(r.calculated_at, records_to_frame(r.result, self.date_columns))
-                    for r in repo.ResultRepository(s, self.scope.id).history(self.kind, row.id)]
+                    for r in repo.ResultRepository(s, self.ctx.brand_id).history(self.kind, row.id)]
 
     def latest(self, name: str) -> pd.DataFrame | None:
         history = self.results(name)
         return history[0][1] if history else None
 
     def calculate_all(self) -> dict[str, pd.DataFrame]:
+        """Recalculate every definition the acting user may edit."""
         with self.db.session() as s:
-            names = [r.name for r in self._repo(s).list()]
+            names = [r.name for r in self._repo(s).list(resources.visible(self.resource, self.ctx.brand_id,
+                                                                          self.ctx.actor))
+                     if access.can(s, self.ctx, Action.EDIT, self.resource, r.id)]
         return {n: self.calculate(n) for n in names}
 
 
@@ -162,7 +182,7 @@ class SavedFunnels(_Saved):
                           segment=self._segment_name(session, row.segment_id))
 
     def _compute(self, spec: FunnelSpec) -> pd.DataFrame:
-        return self.scope.funnel(spec.steps, spec.window, breakdown=spec.breakdown, segment=spec.segment)
+        return brand.funnel(self.ctx, spec.steps, spec.window, breakdown=spec.breakdown, segment=spec.segment)
 
 
 class SavedCohorts(_Saved):
@@ -179,7 +199,7 @@ class SavedCohorts(_Saved):
                           segment=self._segment_name(session, row.segment_id))
 
     def _compute(self, spec: CohortSpec) -> pd.DataFrame:
-        return self.scope.retention(**spec.model_dump())
+        return brand.retention(self.ctx, **spec.model_dump())
 
 
 class SavedSegments(_Saved):
@@ -193,11 +213,11 @@ class SavedSegments(_Saved):
         return segment_spec({"conditions": row.conditions, "match": row.match})
 
     def _compute(self, spec: SegmentSpec) -> pd.DataFrame:
-        members = self.scope.segment_users(spec)
+        members = brand.segment_users(self.ctx, spec)
         return pd.DataFrame({"size": [len(members)]})
 
     def members(self, name: str) -> pd.DataFrame:
-        return self.scope.segment_users(self.get(name))
+        return brand.segment_users(self.ctx, self.get(name))
 
     def size(self, name: str) -> int:
         return len(self.members(name))

@@ -3,22 +3,20 @@ forecast rows and the backtest scores, so later runs can be compared with earlie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pandas as pd
-import sqlalchemy as sa
 
-from .analytics import forecasting
-from .analytics.forecasting import BacktestResult
-from .analytics.metrics import METRICS
-from .analytics.segments import segment_spec
-from .errors import InvalidInputError, NotFoundError
-from .records import frame_to_records, records_to_frame
-from .storage import repositories as repo
-from .storage.models import Prediction, SegmentDefinition
-
-if TYPE_CHECKING:
-    from .workspace import BrandScope
+from ..analytics import forecasting
+from ..analytics.forecasting import BacktestResult
+from ..analytics.metrics import METRICS
+from ..analytics.segments import segment_spec
+from ..collaboration import access
+from ..domain import Action, ResourceKind
+from ..errors import InvalidInputError
+from ..records import frame_to_records, records_to_frame
+from ..storage import collaboration as crepo
+from ..storage import predictions as prepo
+from . import brand
 
 __all__ = ["ForecastRun", "Predictions", "FORECASTABLE"]
 
@@ -36,15 +34,15 @@ class ForecastRun:
 
 
 class Predictions:
-    """A brand's predictions (``acme.predictions``)."""
+    """A brand's predictions (``acme.predictions``); a new one is owned by the acting user."""
 
-    def __init__(self, scope: "BrandScope"):
-        self.scope = scope
+    def __init__(self, ctx):
+        self.ctx = ctx
 
     def _series(self, metric: str, segment, since, until) -> pd.DataFrame:
         if metric not in FORECASTABLE:
             raise InvalidInputError(f"cannot forecast {metric!r}; choose one of {', '.join(FORECASTABLE)}")
-        daily = self.scope.daily_metrics([metric], segment=segment, since=since, until=until)
+        daily = brand.daily_metrics(self.ctx, [metric], segment=segment, since=since, until=until)
         return pd.DataFrame({"ds": daily.index, "y": daily[metric].to_numpy()})
 
     def create(self, metric: str = "revenue", horizon: int = 90, *, segment=None, since=None, until=None,
@@ -73,14 +71,12 @@ class Predictions:
             settings["segment"] = segment
         elif segment is not None:
             settings["segment_definition"] = segment_spec(segment).model_dump(mode="json")
-        with self.scope.workspace.db.session(write=True) as s:
-            segment_id = (repo.DefinitionRepository(s, SegmentDefinition, self.scope.id).get(segment).id
+        with self.ctx.db.session(write=True) as s:
+            segment_id = (access.authorize(s, self.ctx, Action.VIEW, ResourceKind.SEGMENT, segment).id
                           if isinstance(segment, str) else None)
-            row = Prediction(brand_id=self.scope.id, metric=metric, segment_id=segment_id, horizon=horizon,
-                             settings=settings, forecast=frame_to_records(fc), scores=bt.to_dict() if bt else {})
-            s.add(row)
-            s.flush()
-            pid = row.id
+            pid = prepo.add(s, self.ctx.brand_id, metric=metric, segment_id=segment_id, horizon=horizon,
+                            settings=settings, forecast=frame_to_records(fc), scores=bt.to_dict() if bt else {},
+                            created_by=self.ctx.actor.user_id).id
         return ForecastRun(prediction_id=pid, metric=metric, forecast=fc, backtest=bt, history=history)
 
     def create_many(self, metrics: list[str], horizon: int = 90, *, folds: int = 3, n_jobs: int | None = None,
@@ -99,11 +95,8 @@ class Predictions:
         """Stored predictions, newest first: ``id, metric, segment`` (a saved segment's name,
         ``"(unsaved)"`` for a definition, None for the whole brand), ``horizon, created_at,
         mase_prophet, mase_seasonal_naive`` (overall MASE of Prophet and of the baseline)."""
-        with self.scope.workspace.db.session() as s:
-            q = sa.select(Prediction).where(Prediction.brand_id == self.scope.id)
-            if metric:
-                q = q.where(Prediction.metric == metric)
-            rows = s.scalars(q.order_by(Prediction.created_at.desc(), Prediction.id.desc())).all()
+        with self.ctx.db.session() as s:
+            rows = prepo.listed(s, self.ctx.brand_id, self.ctx.actor, metric)
             out = []
             for r in rows:
                 mase = {x["model"]: x["mase"] for x in (r.scores or {}).get("summary", [])}
@@ -116,12 +109,33 @@ class Predictions:
 
     def get(self, prediction_id: int) -> dict:
         """A stored prediction: ``settings``, ``forecast`` (frame), ``scores`` and metadata."""
-        with self.scope.workspace.db.session() as s:
-            r = s.scalar(sa.select(Prediction).where(Prediction.brand_id == self.scope.id,
-                                                     Prediction.id == prediction_id))
-            if r is None:
-                raise NotFoundError(f"no prediction {prediction_id} for brand {self.scope.name!r}")
+        with self.ctx.db.session() as s:
+            r = access.authorize(s, self.ctx, Action.VIEW, ResourceKind.PREDICTION, prediction_id)
             fc = records_to_frame(r.forecast, ("ds",))
             return {"id": r.id, "metric": r.metric, "horizon": r.horizon, "settings": r.settings,
                     "segment": r.settings.get("segment") or r.settings.get("segment_definition"),
                     "forecast": fc, "scores": r.scores, "created_at": r.created_at}
+
+    def rerun(self, prediction_id: int) -> ForecastRun:
+        """Forecast again with a stored prediction's metric, horizon, segment and settings, on
+        the data there is now (needs EDIT on it); stored as a new prediction of the same owner."""
+        with self.ctx.db.session() as s:
+            r = access.authorize(s, self.ctx, Action.EDIT, ResourceKind.PREDICTION, prediction_id)
+            metric, horizon, settings, owner = r.metric, r.horizon, dict(r.settings), r.created_by
+        segment = settings.get("segment") or settings.get("segment_definition")
+        options = {k: settings[k] for k in forecasting.ForecastSettings.model_fields if k in settings}
+        run = self.create(metric, horizon, segment=segment, folds=settings.get("folds", 3),
+                          backtest_horizon=settings.get("backtest_horizon"), **options)
+        with self.ctx.db.session(write=True) as s:
+            prepo.set_owner(s, self.ctx.brand_id, run.prediction_id, owner)
+            crepo.copy_shares(s, self.ctx.brand_id, ResourceKind.PREDICTION, prediction_id, run.prediction_id)
+        return run
+
+    def delete(self, prediction_id: int) -> None:
+        """Delete a stored prediction, its shares, links and comments (owner or brand admin)."""
+        with self.ctx.db.session(write=True) as s:
+            r = access.authorize(s, self.ctx, Action.DELETE, ResourceKind.PREDICTION, prediction_id)
+            crepo.delete_resource_traces(s, self.ctx.brand_id, ResourceKind.PREDICTION, r.id)
+            crepo.record(s, self.ctx.brand_id, self.ctx.actor.user_id, self.ctx.actor.name, "delete",
+                         ResourceKind.PREDICTION, r.id, {"metric": r.metric})
+            s.delete(r)
