@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## set up, then generate, ingest and report on the demo data under data/
 	$(BIN)/workbench demo
 
-test: $(STAMP)  ## the whole test suite (PostgreSQL tests skip without a server, fail under CI=true)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## the whole test suite, on both cores (PostgreSQL tests skip without a server, fail under CI=true)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lab: $(STAMP)  ## JupyterLab with the workbench kernel
 	$(BIN)/jupyter lab notebooks

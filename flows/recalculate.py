@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 
 import workbench as wb
 from workbench.analyses import record_outcome, recalculate_brand
+from workbench.delivery import check_alerts
 
 from .runners import retry_if_transient, task_runner
 
@@ -26,6 +27,7 @@ def recalculate_one(brand: str, home: str | None, database_url: str | None, fore
     with wb.open(home, database_url=database_url) as ws:
         ctx = ws.brand(brand).context
         done = recalculate_brand(ctx, forecast_metrics=tuple(forecast_metrics), horizon=horizon)
+        done["alerts"] = check_alerts(ctx)  # messages go to the outbox; the deliveries flow sends them
         record_outcome(ctx, "ok", {"predictions": done["predictions"], "anomalies": done["anomalies"]})
         return done
 

@@ -20,17 +20,18 @@ def retry_if_transient(task, task_run, state) -> bool:
     return isinstance(exc, BaseException) and is_transient(exc)
 
 
-def task_runner():
-    """``WORKBENCH_TASK_RUNNER=threads`` (default, 2 workers) or ``dask`` (needs ``prefect-dask``;
-    set ``PREFECT_DASK_ADDRESS``-style options on the DaskTaskRunner for a cluster)."""
-    kind = get_settings().task_runner
+def task_runner(kind: str | None = None):
+    """``WORKBENCH_TASK_RUNNER=threads`` (default, 2 threads) or ``dask``: the existing cluster at
+    ``WORKBENCH_DASK_ADDRESS``, or a LocalCluster of ``WORKBENCH_DASK_WORKERS`` processes (one
+    thread each: CmdStan and DuckDB keep their own threads) started for the flow run."""
+    settings = get_settings()
+    kind = kind or settings.task_runner
     if kind == "threads":
         return ThreadPoolTaskRunner(max_workers=2)
     if kind == "dask":
-        try:
-            from prefect_dask import DaskTaskRunner
-        except ImportError as exc:
-            raise WorkbenchError("WORKBENCH_TASK_RUNNER=dask needs the prefect-dask package: "
-                                 "pip install prefect-dask") from exc
-        return DaskTaskRunner()
+        from prefect_dask import DaskTaskRunner
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.dask_workers, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
     raise WorkbenchError(f"WORKBENCH_TASK_RUNNER must be 'threads' or 'dask', got {kind!r}")

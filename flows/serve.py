@@ -2,6 +2,7 @@
 ``make flows`` and ``workbench flows serve`` start) serves them."""
 from __future__ import annotations
 
+from .deliveries import deliveries
 from .generation_batch import generation_batch
 from .recalculate import recalculate
 from .reports import build_reports
@@ -11,6 +12,7 @@ SCHEDULES = [
     (recalculate, "nightly-recalculation", "0 3 * * *", {"forecast_metrics": ["revenue", "active_users"]}),
     (build_reports, "weekly-reports", "0 6 * * 1", {}),
     (generation_batch, "generation-batch", "*/5 * * * *", {"chunks": 2, "chunk_size": 50}),
+    (deliveries, "deliveries", "* * * * *", {}),
 ]
 
 

@@ -42,6 +42,16 @@ def _admin_engine():
 @pytest.fixture(scope="session")
 def postgres_url():
     """URL of a brand-new PostgreSQL database, dropped at the end of the session."""
+    yield from _temporary_database()
+
+
+@pytest.fixture
+def empty_postgres_url():
+    """URL of a PostgreSQL database of its own (for migrations from nothing), dropped after the test."""
+    yield from _temporary_database()
+
+
+def _temporary_database():
     name = f"workbench_test_{uuid.uuid4().hex[:10]}"
     engine = _admin_engine()
     try:

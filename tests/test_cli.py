@@ -75,3 +75,26 @@ def test_team_commands(tmp_path, capsys):
     assert "no member 'nobody'" in capsys.readouterr().err
     assert run("members", "remove", "bob", "--brand", "acme", "--as", "bob") == 2
     assert "brand admins" in capsys.readouterr().err
+
+
+def test_subscription_and_alert_commands(tmp_path, capsys):
+    home = ["--home", str(tmp_path / "data")]
+    run = lambda *a: main(home + list(a))  # noqa: E731
+    assert run("members", "add", "bob", "--brand", "acme", "--email", "bob@example.com") == 0
+    assert run("subscriptions", "create", "weekly", "--brand", "acme", "--report", "kpi", "--cron", "0 8 * * 1",
+               "--timezone", "Europe/Paris", "--email", "bob", "--webhook", "https://hooks.example.com/x") == 0
+    out = capsys.readouterr().out
+    assert "next run" in out and "webhook signing secret" in out
+    assert run("subscriptions", "pause", "weekly", "--brand", "acme") == 0
+    assert run("subscriptions", "list", "--brand", "acme") == 0
+    assert "paused" in capsys.readouterr().out
+    assert run("subscriptions", "resume", "weekly", "--brand", "acme") == 0
+    assert run("subscriptions", "runs", "weekly", "--brand", "acme") == 0
+    assert run("subscriptions", "create", "bad", "--brand", "acme", "--report", "kpi", "--cron", "often",
+               "--email", "bob") == 2
+    assert "not a cron expression" in capsys.readouterr().err
+    assert run("alerts", "create", "purchases", "--brand", "acme", "--direction", "down", "--email", "bob") == 0
+    assert run("alerts", "list", "--brand", "acme") == 0
+    assert "purchases" in capsys.readouterr().out
+    assert run("subscriptions", "delete", "weekly", "--brand", "acme") == 0
+    assert run("deliver") == 0

@@ -74,3 +74,33 @@ def test_generation_batch_flow_runs_everything_once_and_reruns_safely(prefect_ha
     assert again["claimed"] == 0
     assert sorted(st.list()["id"]) == sorted(ids)
     ws.close()
+
+
+@pytest.mark.slow
+def test_flows_fan_out_on_a_two_worker_dask_cluster(prefect_harness, tmp_path):
+    """The recalculation and the generation batch on a LocalCluster of two worker processes give
+    what they give on threads, and every generation finishes exactly once."""
+    from flows.generation_batch import generation_batch
+    from flows.recalculate import recalculate
+    from flows.runners import task_runner
+
+    home = str(tmp_path / "data")
+    ws = wb.open(home)
+    for brand, frame in generate_events(brands=2, users=300, days=45, seed=8).events.groupby("brand"):
+        ws.brand(brand).ingest(frame)
+        ws.brand(brand).funnels.create("shop", steps=["view", "purchase"], window="1d")
+    ids = [ws.brand("acme").studio.request("TEMPLATE", f"page {i}") for i in range(12)]
+    ids += [ws.brand("globex").studio.request("TEMPLATE", f"page {i}") for i in range(8)]
+    on_dask = recalculate.with_options(task_runner=task_runner("dask"))(home=home, horizon=7)
+    on_threads = recalculate.with_options(task_runner=task_runner("threads"))(home=home, horizon=7)
+    for brand in ("acme", "globex"):
+        assert on_dask[brand]["funnels"] == on_threads[brand]["funnels"] == 1
+        assert on_dask[brand]["anomalies"] == on_threads[brand]["anomalies"]
+    dask_results = [r for r in ws.brand("acme").funnels.results("shop")]
+    assert dask_results[0][1].equals(dask_results[1][1])  # the same funnel, computed on either runner
+    totals = generation_batch.with_options(task_runner=task_runner("dask"))(chunks=2, chunk_size=3, home=home)
+    assert totals["claimed"] == 20 and totals["succeeded"] == 20 and totals["skipped"] == 0
+    listed = pd.concat([ws.brand(b).studio.list() for b in ("acme", "globex")])
+    assert sorted(listed["id"]) == sorted(ids) and (listed["attempts"] == 1).all()
+    assert (listed["status"] == "SUCCEEDED").all()
+    ws.close()

@@ -23,12 +23,28 @@ Environment variables (all optional):
     ``{"openai-images": {"base_url": "https://api.openai.com/v1", "api_key": "..."}}``.
 ``WORKBENCH_TASK_RUNNER``
     ``threads`` (default) or ``dask``: how flows fan out over brands.
+``WORKBENCH_DASK_ADDRESS`` / ``WORKBENCH_DASK_WORKERS``
+    With ``WORKBENCH_TASK_RUNNER=dask``: the scheduler of an existing Dask cluster
+    (``tcp://host:8786``), or, when unset, the number of worker processes of a LocalCluster
+    started for the flow run (default 2).
+``WORKBENCH_PORTAL_SECRET``
+    The team portal's secret (at least 32 characters, random: ``python -c "import secrets;
+    print(secrets.token_urlsafe(32))"``). It signs CSRF tokens and short-lived report URLs;
+    ``workbench serve`` refuses to start without a good one.
+``WORKBENCH_SMTP_HOST`` / ``_PORT`` / ``_USER`` / ``_PASSWORD`` / ``_FROM`` / ``_STARTTLS``
+    Where report subscriptions and alerts send email (default ``127.0.0.1:25``, no login,
+    from ``workbench@localhost``).
+``WORKBENCH_RUN_TIMEOUT_MINUTES``
+    A subscription run still "running" after this long is marked failed (default 60).
+``WORKBENCH_SESSION_IDLE_MINUTES`` / ``WORKBENCH_SESSION_MAX_HOURS``
+    A portal session ends after this long without a request (default 30 minutes) and this
+    long after sign-in in any case (default 12 hours).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -47,6 +63,18 @@ class Settings(BaseSettings):
     notebooks_path: Path | None = None
     providers: dict[str, dict] = Field(default_factory=dict)
     task_runner: str = "threads"
+    dask_address: str | None = None
+    dask_workers: int = Field(default=2, ge=1)
+    portal_secret: SecretStr | None = None
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "workbench@localhost"
+    smtp_starttls: bool = False
+    run_timeout_minutes: float = Field(default=60.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

@@ -88,6 +88,10 @@ class Workspace:
                 if member is None or member.name == crepo.OWNER_NAME:
                     raise NotFoundError(f"no member {user!r} in brand {name!r}")
                 actor = Actor(user_id=member.id, name=member.name, role=Role(member.role))
+        return self.scope(brand_id, name, actor)
+
+    def scope(self, brand_id: int, name: str, actor: Actor) -> "BrandScope":
+        """A scope for a brand and actor already looked up (the portal's signed-in member)."""
         ctx = BrandContext(db=self.db, store=self.store, settings=self.settings, brand_id=brand_id, brand=name,
                            actor=actor, provider_config=self.provider_config, connection=lambda: self.con)
         return BrandScope(self, ctx)
@@ -97,6 +101,12 @@ class Workspace:
         with self.db.session() as s:
             names = set(repo.brand_names(s))
         return sorted(names | set(self.store.brands()))
+
+    def deliver(self, now: datetime | None = None) -> dict:
+        """One delivery pass over every brand: due subscription slots are rendered once and their
+        messages sent, failed sends retried (what the ``deliveries`` flow runs every minute)."""
+        from .delivery import tick
+        return tick(self, now)
 
     def open_link(self, token: str) -> LinkView:
         """What a public link shows (read-only; no sign-in): see :func:`workbench.collaboration.open_link`."""
@@ -207,6 +217,18 @@ class BrandScope:
     def collab(self) -> Collab:
         """Shares, public links, comment threads and the audit log, as this scope's user."""
         return Collab(self.context)
+
+    @property
+    def subscriptions(self):
+        """Report subscriptions: create / list / pause / resume / delete / runs."""
+        from .delivery import Subscriptions
+        return Subscriptions(self.context)
+
+    @property
+    def alerts(self):
+        """Anomaly alerts on daily metrics: create / list / delete (checked nightly)."""
+        from .delivery import Alerts
+        return Alerts(self.context)
 
     def forecast(self, metric: str = "revenue", horizon: int = 90, **kwargs) -> ForecastRun:
         """Forecast a daily metric with Prophet, backtest it against seasonal naive, and store

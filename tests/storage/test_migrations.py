@@ -10,7 +10,8 @@ from workbench.storage.models import Base
 EXPECTED_TABLES = {
     "brands", "users", "funnels", "cohorts", "segments", "analysis_results", "predictions", "generations",
     "collections", "collection_items", "budgets", "budget_usage", "shares", "public_links", "comments",
-    "reports", "ingests", "audit_events",
+    "reports", "ingests", "audit_events", "access_tokens", "portal_sessions", "subscriptions",
+    "subscription_runs", "alerts", "deliveries",
 }
 
 
@@ -35,8 +36,8 @@ def test_sqlite_empty_to_head_and_back(tmp_path):
 
 
 @pytest.mark.postgres
-def test_postgres_empty_to_head_and_back(postgres_url):
-    _check_round_trip(postgres_url)
+def test_postgres_empty_to_head_and_back(empty_postgres_url):
+    _check_round_trip(empty_postgres_url)
 
 
 def test_indexes_for_service_lookups(tmp_path):
@@ -75,5 +76,5 @@ def test_sqlite_upgrade_keeps_existing_rows(tmp_path):
 
 
 @pytest.mark.postgres
-def test_postgres_upgrade_keeps_existing_rows(postgres_url):
-    _upgrade_keeps_existing_rows(postgres_url)
+def test_postgres_upgrade_keeps_existing_rows(empty_postgres_url):
+    _upgrade_keeps_existing_rows(empty_postgres_url)

@@ -153,19 +153,20 @@ def test_invalid_retry_policies_are_refused(kwargs, match):
 
 
 def test_a_call_longer_than_the_lease_is_kept_by_its_heartbeat(studio_ws, tmp_path):
-    """A provider call of 2.5 s under a 1 s lease: the worker renews its claim, so a second
-    live runner started meanwhile finds nothing to take and the provider is called once."""
+    """A provider call of 5 s under a 2 s lease: the worker renews its claim, so a second live
+    runner started after the first lease would have lapsed finds nothing to take, and the
+    provider is called once."""
     import threading
     from workbench.studio import RetryPolicy
     calls = tmp_path / "calls.txt"
-    studio_ws.provider_config["flaky"] = {"calls_file": str(calls), "delay": 2.5}
+    studio_ws.provider_config["flaky"] = {"calls_file": str(calls), "delay": 5.0}
     st = studio_ws.brand("acme").studio
     gid = st.request("TEMPLATE", "slow page", provider="flaky")
-    policy = RetryPolicy(backoff=(0.01,), timeout=30, lease=1.0)
+    policy = RetryPolicy(backoff=(0.01,), timeout=30, lease=2.0)
     first = threading.Thread(target=run_batch, args=(studio_ws.db, studio_ws.artifacts_path),
                              kwargs={"policy": policy, "provider_config": studio_ws.provider_config})
     first.start()
-    time.sleep(1.8)  # past the first lease
+    time.sleep(3.0)  # past the first lease
     second = run_batch(studio_ws.db, studio_ws.artifacts_path, policy=policy,
                        provider_config=studio_ws.provider_config)
     first.join(30)

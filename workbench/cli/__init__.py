@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import WorkbenchError
-from . import team
+from . import delivery, team
 
 log = logging.getLogger("workbench.cli")
 
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("brands", help="list brands")
     p.set_defaults(func=cmd_brands)
     team.add_parsers(sub)
+    delivery.add_parsers(sub)
     return parser
 
 

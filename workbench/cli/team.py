@@ -116,6 +116,34 @@ def cmd_comment(args) -> int:
     return 0
 
 
+def cmd_token(args) -> int:
+    from .. import portal
+    from ..workspace import open_workspace
+    with open_workspace(args.home) as ws:
+        scope = ws.brand(args.brand, user=None)
+        if args.action == "create":
+            new = portal.create_token(ws.db, scope.id, args.user, days=args.days, label=args.label or "")
+            print(f"token {new.id} for {args.user} (expires {new.expires_at:%Y-%m-%d %H:%M} UTC):")
+            print(new.token)
+            print("keep it now: it is stored as a hash and cannot be shown again")
+        elif args.action == "list":
+            _show(pd.DataFrame(portal.list_tokens(ws.db, scope.id)))
+        else:
+            done = portal.revoke_token(ws.db, scope.id, args.id)
+            print(f"token {args.id} " + ("revoked; its sessions ended" if done else "was already revoked"))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .. import portal
+    from ..config import get_settings
+    settings = get_settings(home=args.home)
+    portal.create_app(settings)  # refuses a missing or weak secret before anything listens
+    print(f"Workbench portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    portal.serve(settings, host=args.host, port=args.port)
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--brand", required=True)
     p.add_argument("--as", dest="as_user", default=None, metavar="USER",
@@ -128,6 +156,24 @@ def _resource(p: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub) -> None:
+    p = sub.add_parser("serve", help="the team portal (needs WORKBENCH_PORTAL_SECRET)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("token", help="personal access tokens for the portal: create (shown once), list, revoke")
+    tsub = p.add_subparsers(dest="action", required=True)
+    for action in ("create", "list", "revoke"):
+        q = tsub.add_parser(action)
+        q.add_argument("--brand", required=True)
+        if action == "create":
+            q.add_argument("--user", required=True)
+            q.add_argument("--days", type=float, default=90.0, help="how long it works (default 90)")
+            q.add_argument("--label", default="")
+        if action == "revoke":
+            q.add_argument("id", type=int)
+        q.set_defaults(func=cmd_token)
+
     p = sub.add_parser("members", help="a brand's members and roles")
     msub = p.add_subparsers(dest="action", required=True)
     for action in ("list", "add", "set-role", "remove"):

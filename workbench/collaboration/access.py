@@ -31,7 +31,7 @@ from ..domain import Action, Permission, ResourceKind, parse
 from ..errors import PermissionDeniedError
 from ..storage import resources
 
-__all__ = ["Access", "access_of", "allows", "authorize", "can", "action_of", "REQUIRED"]
+__all__ = ["Access", "access_of", "allows", "authorize", "checked", "can", "action_of", "REQUIRED"]
 
 REQUIRED = {Action.VIEW: Permission.VIEW, Action.COMMENT: Permission.COMMENT, Action.EDIT: Permission.EDIT,
             Action.SHARE: Permission.ADMIN}
@@ -76,6 +76,11 @@ def allows(access: Access, action: Action) -> bool:
 def authorize(session: Session, ctx, action, kind, ref):
     """The resource row when the acting user may do ``action`` to it; NotFoundError when
     it does not exist in this brand; PermissionDeniedError otherwise."""
+    return checked(session, ctx, action, kind, ref)[0]
+
+
+def checked(session: Session, ctx, action, kind, ref) -> tuple[object, Access]:
+    """:func:`authorize`, also returning the user's :class:`Access` (to tell what else they may do)."""
     action, kind = action_of(action), resources.resource_kind(kind)
     row = resources.resolve(session, ctx.brand_id, kind, ref)
     access = access_of(session, ctx, kind, row)
@@ -86,7 +91,7 @@ def authorize(session: Session, ctx, action, kind, ref):
         held = access.level.value if access.level else "no access"
         raise PermissionDeniedError(f"{ctx.actor.name!r} may not {action.value} {kind.value} {ref!r}: "
                                     f"it needs {need}, and they hold {held}")
-    return row
+    return row, access
 
 
 def can(session: Session, ctx, action, kind, ref) -> bool:

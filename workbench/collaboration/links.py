@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from ..domain import NAMED_KINDS, ResourceKind
 from ..errors import LinkExpiredError, NotFoundError
 from ..records import records_to_frame
 from ..storage import collaboration as crepo
+from ..storage import generations as grepo
+from ..storage import repositories as repo
 from ..storage import resources
-from ..storage.models import AnalysisResult, CollectionItem, Generation
 
-__all__ = ["LinkToken", "LinkView", "new_token", "hash_token", "open_link"]
+__all__ = ["LinkToken", "LinkView", "new_token", "hash_token", "open_link", "check_link", "view_by_id"]
 
 TOKEN_BYTES = 32
 _UNKNOWN = "no such link: it may be mistyped or revoked"
@@ -68,28 +68,50 @@ def _aware(dt: datetime | None) -> datetime | None:
     return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
+def _usable(link) -> None:
+    """Raise unless the link may be followed now."""
+    if link is None or link.revoked_at is not None:
+        raise NotFoundError(_UNKNOWN)
+    if link.expires_at is not None and _aware(link.expires_at) <= datetime.now(timezone.utc):
+        raise LinkExpiredError("this link has expired; ask for a new one")
+
+
+def check_link(db, token: str) -> int:
+    """The id of the live link behind ``token`` (NotFoundError / LinkExpiredError otherwise)."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        raise NotFoundError(_UNKNOWN)
+    digest = hash_token(token)
+    with db.session() as s:
+        link = crepo.link_by_hash(s, digest)
+        if link is not None and not hmac.compare_digest(link.token_hash, digest):
+            link = None
+        _usable(link)
+        return link.id
+
+
+def view_by_id(db, link_id: int) -> tuple[LinkView, int, int]:
+    """(view, brand id, resource id) of a live link, checked again now (a link revoked or
+    expired since it was opened stops working at once)."""
+    with db.session() as s:
+        link = crepo.link_by_id(s, link_id)
+        _usable(link)
+        kind = link.resource_type
+        row = resources.find(s, link.brand_id, kind, link.resource_id)
+        if row is None:
+            raise NotFoundError(_UNKNOWN)
+        view = LinkView(kind=kind.value, ref=row.name if kind in NAMED_KINDS else row.id,
+                        brand=repo.brand_name(s, link.brand_id), title=resources.title_of(kind, row),
+                        content=_content(s, kind, row))
+        return view, link.brand_id, row.id
+
+
 def open_link(db, token: str) -> LinkView:
     """The read-only view behind a public link token.
 
     Raises NotFoundError for an unknown or revoked token (and when its resource is gone),
     LinkExpiredError (a NotFoundError) for an expired one.
     """
-    if not isinstance(token, str) or not token or len(token) > 200:
-        raise NotFoundError(_UNKNOWN)
-    digest = hash_token(token)
-    with db.session() as s:
-        link = crepo.link_by_hash(s, digest)
-        if link is None or not hmac.compare_digest(link.token_hash, digest) or link.revoked_at is not None:
-            raise NotFoundError(_UNKNOWN)
-        if link.expires_at is not None and _aware(link.expires_at) <= datetime.now(timezone.utc):
-            raise LinkExpiredError("this link has expired; ask for a new one")
-        kind = link.resource_type
-        row = resources.find(s, link.brand_id, kind, link.resource_id)
-        if row is None:
-            raise NotFoundError(_UNKNOWN)
-        brand = s.scalar(sa.text("SELECT name FROM brands WHERE id = :i").bindparams(i=link.brand_id))
-        return LinkView(kind=kind.value, ref=row.name if kind in NAMED_KINDS else row.id, brand=brand,
-                        title=resources.title_of(kind, row), content=_content(s, kind, row))
+    return view_by_id(db, check_link(db, token))[0]
 
 
 def _content(s, kind: ResourceKind, row):
@@ -97,17 +119,12 @@ def _content(s, kind: ResourceKind, row):
         path = Path(row.html_path) if row.html_path else None
         return path.read_text(encoding="utf-8") if path and path.exists() else None
     if kind in (ResourceKind.FUNNEL, ResourceKind.COHORT, ResourceKind.SEGMENT):
-        latest = s.scalar(sa.select(AnalysisResult).where(
-            AnalysisResult.brand_id == row.brand_id, AnalysisResult.kind == kind.value,
-            AnalysisResult.definition_id == row.id).order_by(AnalysisResult.calculated_at.desc(),
-                                                             AnalysisResult.id.desc()).limit(1))
+        latest = repo.ResultRepository(s, row.brand_id).latest(kind.value, row.id)
         return records_to_frame(latest.result, ("cohort",) if kind == ResourceKind.COHORT else ()) if latest else None
     if kind == ResourceKind.PREDICTION:
         return records_to_frame(row.forecast, ("ds",))
     if kind == ResourceKind.GENERATION:
         return row.artifact_uri
-    gens = s.scalars(sa.select(Generation).join(CollectionItem, CollectionItem.generation_id == Generation.id)
-                     .where(CollectionItem.collection_id == row.id, Generation.brand_id == row.brand_id)
-                     .order_by(Generation.id)).all()
+    gens = grepo.collection_items(s, row.brand_id, row.id)
     return pd.DataFrame([{"id": g.id, "type": g.type.value, "status": g.status.value, "artifact_uri": g.artifact_uri}
                          for g in gens], columns=["id", "type", "status", "artifact_uri"])

@@ -76,6 +76,24 @@ class Collab:
         with self.ctx.db.session() as s:
             return access.can(s, self.ctx, action, kind, ref)
 
+    def allowed(self, kind, ref) -> dict[str, bool]:
+        """Every action at once: ``{"view": ..., "comment": ..., "edit": ..., "share": ...,
+        "delete": ...}`` for the acting user (one lookup; NotFoundError if unknown)."""
+        with self.ctx.db.session() as s:
+            kind = resources.resource_kind(kind)
+            row = resources.resolve(s, self.ctx.brand_id, kind, ref)
+            got = access.access_of(s, self.ctx, kind, row)
+            return {a.value: access.allows(got, a) for a in Action}
+
+    def discussion(self, kind, ref) -> tuple[object, dict[str, bool], list[dict]]:
+        """What a page about one resource needs, in one transaction: the resource row (needs
+        VIEW), what the acting user may do to it (:meth:`allowed`), and its thread (:meth:`thread`)."""
+        with self.ctx.db.session() as s:
+            kind = resources.resource_kind(kind)
+            row, got = access.checked(s, self.ctx, Action.VIEW, kind, ref)
+            allowed = {a.value: access.allows(got, a) for a in Action}
+            return row, allowed, self._thread(s, kind, row)
+
     def level(self, kind, ref) -> str | None:
         """The acting user's level on the resource (``VIEW`` ... ``ADMIN``), or None."""
         with self.ctx.db.session() as s:
@@ -278,11 +296,17 @@ class Collab:
         depth, author, body, created_at, edited_at, deleted, resolved`` (a deleted comment keeps
         its place with ``body`` None; ``resolved`` is its thread's)."""
         cols = ["id", "parent_id", "depth", "author", "body", "created_at", "edited_at", "deleted", "resolved"]
+        return pd.DataFrame(self.thread_records(kind, ref), columns=cols)
+
+    def thread_records(self, kind, ref) -> list[dict]:
+        """:meth:`thread` as a list of dicts (what pages render)."""
         with self.ctx.db.session() as s:
             kind = resources.resource_kind(kind)
-            row = access.authorize(s, self.ctx, Action.VIEW, kind, ref)
-            rows = crepo.comments_of(s, self.ctx.brand_id, kind, row.id)
-            names = crepo.user_names(s, [c.author_id for c in rows])
+            return self._thread(s, kind, access.authorize(s, self.ctx, Action.VIEW, kind, ref))
+
+    def _thread(self, s, kind, row) -> list[dict]:
+        rows = crepo.comments_of(s, self.ctx.brand_id, kind, row.id)
+        names = crepo.user_names(s, [c.author_id for c in rows])
         children: dict = {}
         for c in rows:
             children.setdefault(c.parent_id, []).append(c)
@@ -297,7 +321,7 @@ class Collab:
                 walk(c.id, depth + 1, res)
 
         walk(None, 0, False)
-        return pd.DataFrame(out, columns=cols)
+        return out
 
     def comment_counts(self, kind) -> pd.DataFrame:
         """Per resource of ``kind`` the acting user may view: ``ref, comments, open_threads``."""

@@ -11,7 +11,7 @@ from .models import AuditEvent, Comment, PublicLink, Share, User, utcnow
 from .repositories import insert_or_get, insert_missing
 
 __all__ = ["OWNER_NAME", "member", "members", "owner_user", "user_names", "upsert_share", "delete_share",
-           "shares_of", "shares_of_user", "delete_user_shares", "copy_shares", "delete_resource_traces", "add_link", "link_by_hash", "link", "links_of",
+           "shares_of", "shares_of_user", "delete_user_shares", "copy_shares", "delete_resource_traces", "add_link", "link_by_hash", "link_by_id", "link", "links_of",
            "revoke_links", "comment", "comments_of", "comment_counts", "record", "audit_events"]
 
 OWNER_NAME = "(owner)"  # the local owner's user row, made when it first needs one (comments, grants)
@@ -121,6 +121,11 @@ def add_link(session: Session, brand_id: int, kind: ResourceKind, resource_id: i
 def link_by_hash(session: Session, token_hash: str) -> PublicLink | None:
     """The only cross-brand lookup: a public link is found by its token's hash alone."""
     return session.scalar(sa.select(PublicLink).where(PublicLink.token_hash == token_hash))
+
+
+def link_by_id(session: Session, link_id: int) -> PublicLink | None:
+    """A public link by id alone (for a view already reached through its token)."""
+    return session.scalar(sa.select(PublicLink).where(PublicLink.id == link_id))
 
 
 def link(session: Session, brand_id: int, link_id: int) -> PublicLink | None:

@@ -19,7 +19,8 @@ __all__ = [
     "Base", "Brand", "User", "FunnelDefinition", "CohortDefinition", "SegmentDefinition",
     "AnalysisResult", "Prediction", "GenerationType", "GenerationStatus", "Generation",
     "Collection", "CollectionItem", "Budget", "BudgetUsage", "Permission", "ResourceType",
-    "Share", "PublicLink", "Comment", "ReportStatus", "Report", "IngestRecord", "Role", "AuditEvent", "utcnow",
+    "Share", "PublicLink", "Comment", "ReportStatus", "Report", "IngestRecord", "Role", "AuditEvent",
+    "AccessToken", "PortalSession", "Subscription", "SubscriptionRun", "Alert", "Delivery", "utcnow",
 ]
 
 
@@ -300,3 +301,113 @@ class IngestRecord(Base):
     quarantine_path: Mapped[str | None] = mapped_column(sa.Text)
     data_file: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccessToken(Base):
+    """A member's personal access token for the portal; only its SHA-256 is stored."""
+    __tablename__ = "access_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class PortalSession(Base):
+    """A signed-in portal session; the cookie holds a random id, this row its SHA-256."""
+    __tablename__ = "portal_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    brand_id: Mapped[int] = _brand_fk()
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("access_tokens.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class Subscription(Base):
+    """A report rendered on a schedule and delivered to channels, run as its owner."""
+    __tablename__ = "subscriptions"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    name: Mapped[str] = mapped_column(sa.String(128))
+    report: Mapped[str] = mapped_column(sa.String(64))
+    parameters: Mapped[dict] = mapped_column(default=dict)
+    cron: Mapped[str] = mapped_column(sa.String(128))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    lookback_days: Mapped[int | None] = mapped_column()
+    channels: Mapped[list] = mapped_column(default=list)
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    paused_at: Mapped[datetime | None] = mapped_column()
+    paused_reason: Mapped[str | None] = mapped_column(sa.Text)
+    failures_in_row: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubscriptionRun(Base):
+    """One schedule slot of a subscription: unique per (subscription, scheduled_for), so a slot
+    is claimed once however many schedulers fire it."""
+    __tablename__ = "subscription_runs"
+    __table_args__ = (sa.UniqueConstraint("subscription_id", "scheduled_for"),
+                      sa.Index("ix_runs_status", "status", "lease_until"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    subscription_id: Mapped[int] = mapped_column(sa.ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(sa.String(16), default="RUNNING")  # RUNNING|RENDERED|DELIVERED|FAILED
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(128))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reports.id", ondelete="SET NULL"))
+    html_path: Mapped[str | None] = mapped_column(sa.Text)
+    summary: Mapped[dict] = mapped_column(default=dict)
+    recipients: Mapped[list] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rendered_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Alert(Base):
+    """Watch one daily metric for anomalies; tell the channels once per new anomaly and on recovery."""
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    metric: Mapped[str] = mapped_column(sa.String(64))
+    method: Mapped[str] = mapped_column(sa.String(16), default="stl")
+    threshold: Mapped[float] = mapped_column(default=3.5)
+    lookback_days: Mapped[int] = mapped_column(default=120)
+    channels: Mapped[list] = mapped_column(default=list)
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    open_since: Mapped[str | None] = mapped_column(sa.String(10))  # day of the anomaly not yet recovered
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """The outbox: one message to one channel, sent (and retried with backoff) apart from rendering.
+    ``dedupe_key`` is unique, so a message is enqueued once however often its cause is seen."""
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = _brand_fk()
+    dedupe_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("subscription_runs.id", ondelete="CASCADE"),
+                                               index=True)
+    alert_id: Mapped[int | None] = mapped_column(sa.ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(16))  # email | webhook
+    target: Mapped[str] = mapped_column(sa.Text)  # an address, or a webhook URL
+    subject: Mapped[str] = mapped_column(sa.Text)
+    payload: Mapped[dict] = mapped_column(default=dict)  # text, html, json body, attachment path
+    status: Mapped[str] = mapped_column(sa.String(16), default="PENDING")  # PENDING|SENDING|SENT|FAILED
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -20,7 +20,7 @@ from ..errors import AlreadyExistsError, NotFoundError
 from .models import (AnalysisResult, Brand, CohortDefinition, FunnelDefinition, IngestRecord,
                      SegmentDefinition, User, utcnow)
 
-__all__ = ["brand_id", "get_or_create_brand", "brand_names", "get_or_create_user", "insert_or_get", "insert_missing", "add_unique",
+__all__ = ["brand_id", "brand_name", "get_or_create_brand", "brand_names", "get_or_create_user", "insert_or_get", "insert_missing", "add_unique",
            "DefinitionRepository", "ResultRepository", "record_ingest"]
 
 M = TypeVar("M", FunnelDefinition, CohortDefinition, SegmentDefinition)
@@ -63,6 +63,10 @@ def get_or_create_brand(session: Session, name: str) -> Brand:
 
 def brand_id(session: Session, name: str) -> int | None:
     return session.scalar(sa.select(Brand.id).where(Brand.name == name))
+
+
+def brand_name(session: Session, brand_id: int) -> str | None:
+    return session.scalar(sa.select(Brand.name).where(Brand.id == brand_id))
 
 
 def brand_names(session: Session) -> list[str]:
