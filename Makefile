@@ -27,14 +27,16 @@ test: $(STAMP)  ## the whole test suite, on both cores (PostgreSQL tests skip wi
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lab: $(STAMP)  ## JupyterLab with the workbench kernel
-	$(BIN)/jupyter lab notebooks
+	WORKBENCH_HOME=$(CURDIR)/data $(BIN)/jupyter lab notebooks
 
 flows: $(STAMP)  ## serve every Prefect deployment on its schedule (flows/serve.py)
 	$(BIN)/workbench flows serve
 
-bench: $(STAMP)  ## analytics vs chdb at 10M and 50M rows, then forecasts per second
+bench: $(STAMP)  ## analytics vs chdb at 10M and 50M rows, forecasts per second, portal and delivery on loopback
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/forecasts.py
+	$(BIN)/python benchmarks/portal.py
+	$(BIN)/python benchmarks/delivery.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .hypothesis

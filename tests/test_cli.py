@@ -98,3 +98,43 @@ def test_subscription_and_alert_commands(tmp_path, capsys):
     assert "purchases" in capsys.readouterr().out
     assert run("subscriptions", "delete", "weekly", "--brand", "acme") == 0
     assert run("deliver") == 0
+
+
+def test_every_error_is_one_line_with_a_non_zero_exit(tmp_path, capsys):
+    home = ["--home", str(tmp_path / "data")]
+    assert main(home + ["studio", "list", "--brand", "acme"]) == 2  # a brand nothing was written to
+    assert capsys.readouterr().err == "error: no brand 'acme'; none exist yet: ingest events to create one\n"
+    assert main(home + ["members", "add", "ann", "--brand", "acme"]) == 0
+    capsys.readouterr()
+    assert main(home + ["studio", "list", "--brand", "acme", "--status", "DONE"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown generation status 'DONE'" in err
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"user_id,event,ts\nu1,view,2026-01-01\n")
+    assert main(home + ["ingest", str(tmp_path / "missing.csv"), "--brand", "acme"]) in (1, 2)
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err
+    assert main(home + ["studio", "request", "--brand", "acme", "--type", "IMAGE_2D", "--prompt", "permanent",
+                        "--provider", "nope"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_studio_run_fails_the_exit_code_when_generations_failed_and_budgets(tmp_path, capsys):
+    from .studio import conftest  # noqa: F401 - registers the "flaky" provider
+    home = ["--home", str(tmp_path / "data")]
+    assert main(home + ["studio", "request", "--brand", "acme", "--type", "TEMPLATE", "--prompt", "permanent",
+                        "--provider", "flaky"]) == 0
+    assert main(home + ["studio", "run", "--brand", "acme"]) == 1
+    assert "1 generation(s) failed" in capsys.readouterr().err
+    assert main(home + ["studio", "budget", "--brand", "acme", "--cost", "5", "--quota", "10"]) == 0
+    assert "of 5.0" in capsys.readouterr().out and main(home + ["studio", "list", "--brand", "acme"]) == 0
+    assert "artifact_uri" in capsys.readouterr().out
+
+
+def test_the_command_starts_without_loading_the_analytics(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys, workbench.cli; workbench.cli.build_parser(); "
+            "print(sorted(m for m in ('pandas', 'duckdb', 'sqlalchemy', 'prefect') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

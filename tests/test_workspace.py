@@ -46,3 +46,27 @@ def test_workspace_on_postgres(postgres_url, tmp_path):
     ws.brand("acme").ingest(pd.DataFrame({"user_id": ["u"], "event": ["x"], "ts": ["2026-01-01"]}))
     assert "acme" in ws.brands()
     ws.close()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_url_without_a_driver_uses_psycopg(postgres_url, tmp_path):
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    ws = wb.open(tmp_path / "data", database_url=plain)
+    assert ws.db.engine.url.drivername == "postgresql+psycopg" and "acme" in ws.brands() + [ws.brand("acme").name]
+    ws.close()
+
+
+def test_reading_a_brand_nothing_was_written_to_suggests_names_and_creates_nothing(ws):
+    from workbench.errors import NotFoundError
+    ws.brand("acme").members.add("ann")
+    for read in (lambda b: b.funnel(["view", "purchase"], "1d"), lambda b: b.studio.list(),
+                 lambda b: b.funnels.list(), lambda b: b.reports(), lambda b: b.events()):
+        with pytest.raises(NotFoundError, match="no brand 'acmee'; did you mean 'acme'"):
+            read(ws.brand("acmee"))
+    assert ws.brands() == ["acme"]
+    assert ws.brand("newco").funnels.create("shop", steps=["view", "purchase"], window="1d")  # a write creates it
+    assert ws.brands() == ["acme", "newco"]
+    out = ws.delete_brand("newco")
+    assert out["database"] is True and ws.brands() == ["acme"]
+    with pytest.raises(NotFoundError, match="no brand 'newco'"):
+        ws.delete_brand("newco")

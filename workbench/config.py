@@ -6,7 +6,11 @@ and the CLI agree on where things live.
 Environment variables (all optional):
 
 ``WORKBENCH_HOME``
-    Root folder for embedded storage and outputs (default: ``./data``).
+    Root folder for embedded storage and outputs. Default: the ``data`` folder of the project
+    this process runs in, found by walking up from the working directory (so a notebook in
+    ``notebooks/explore`` opens the same workspace as ``make demo``): the nearest folder
+    holding ``data/workbench.db``, else the nearest holding the workbench ``pyproject.toml``,
+    else ``./data``.
 ``WORKBENCH_DATABASE_URL``
     SQLAlchemy URL of the application database (default: SQLite file
     ``$WORKBENCH_HOME/workbench.db``). Use ``postgresql+psycopg://...`` for teams.
@@ -47,7 +51,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "discover_home"]
 
 
 class Settings(BaseSettings):
@@ -100,6 +104,23 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides) -> Settings:
-    """Settings from the environment, with explicit keyword overrides on top."""
+    """Settings from the environment, with explicit keyword overrides on top; without either,
+    ``home`` is discovered (see ``WORKBENCH_HOME``)."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)
+    settings = Settings(**clean)
+    if "home" not in settings.model_fields_set:
+        settings.home = discover_home(Path.cwd())
+    return settings
+
+
+def discover_home(start: Path) -> Path:
+    """The ``data`` folder of the project around ``start`` (see ``WORKBENCH_HOME``)."""
+    folders = [start.resolve(), *start.resolve().parents]
+    for folder in folders:
+        if (folder / "data" / "workbench.db").is_file():
+            return folder / "data"
+    for folder in folders:
+        project = folder / "pyproject.toml"
+        if project.is_file() and 'name = "workbench"' in project.read_text(encoding="utf-8", errors="ignore"):
+            return folder / "data"
+    return Path("data")

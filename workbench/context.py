@@ -20,7 +20,18 @@ from .domain import Role
 from .events import EventStore
 from .storage import Database
 
-__all__ = ["Actor", "BrandContext", "LOCAL_OWNER"]
+__all__ = ["Actor", "BrandContext", "LOCAL_OWNER", "unknown_brand"]
+
+
+def unknown_brand(name: str, known: list[str]):
+    """NotFoundError for a brand nobody wrote to, suggesting close names."""
+    import difflib
+
+    from .errors import NotFoundError
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else (
+        f"; known brands: {', '.join(known)}" if known else "; none exist yet: ingest events to create one")
+    return NotFoundError(f"no brand {name!r}{hint}")
 
 
 @dataclass(frozen=True)
@@ -45,15 +56,46 @@ LOCAL_OWNER = Actor(user_id=None, name="(owner)", role=Role.ADMIN)
 
 @dataclass(frozen=True)
 class BrandContext:
-    """Database, event store, brand and acting user: all a service needs for one brand."""
+    """Database, event store, brand and acting user: all a service needs for one brand.
+
+    A brand exists once something was written for it. A context may name a brand that does
+    not exist yet: reading it (``brand_id``) raises a NotFoundError that suggests close names,
+    and a write first calls :meth:`ensure_brand`, which creates it.
+    """
     db: Database
     store: EventStore
     settings: Settings
-    brand_id: int
+    known_id: int | None
     brand: str
     actor: Actor = LOCAL_OWNER
     provider_config: dict = field(default_factory=dict)
     connection: Callable[[], duckdb.DuckDBPyConnection] | None = None
+    _created: list = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def brand_id(self) -> int:
+        """The brand's id; NotFoundError (with close matches) for a brand nothing was written to."""
+        if self.known_id is not None:
+            return self.known_id
+        if self._created:
+            return self._created[0]
+        from .storage import repositories as repo
+        with self.db.session() as s:
+            found = repo.brand_id(s, self.brand)
+            names = repo.brand_names(s)
+        if found is not None:
+            self._created.append(found)
+            return found
+        raise unknown_brand(self.brand, names)
+
+    def ensure_brand(self) -> int:
+        """The brand's id, creating the brand (a write is about to happen)."""
+        if self.known_id is not None or self._created:
+            return self.brand_id
+        from .storage import repositories as repo
+        with self.db.session(write=True) as s:
+            self._created.append(repo.get_or_create_brand(s, self.brand).id)
+        return self._created[0]
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -70,5 +112,7 @@ class BrandContext:
 
     def events(self, since: datetime | str | None = None, until: datetime | str | None = None
                ) -> duckdb.DuckDBPyRelation:
-        """This brand's events (``since <= ts < until``) as a DuckDB relation."""
+        """This brand's events (``since <= ts < until``) as a DuckDB relation (NotFoundError for a
+        brand nothing was written to)."""
+        self.brand_id  # noqa: B018 - an unknown brand is an error, not an empty table
         return self.store.relation(self.con, self.brand, since=since, until=until)

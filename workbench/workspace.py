@@ -26,7 +26,7 @@ from .analyses import ForecastRun, Predictions, SavedCohorts, SavedFunnels, Save
 from .analytics import segments as segments_mod
 from .collaboration import Collab, LinkView, Members, open_link
 from .config import Settings, get_settings
-from .context import LOCAL_OWNER, Actor, BrandContext
+from .context import LOCAL_OWNER, Actor, BrandContext, unknown_brand
 from .domain import Role
 from .errors import NotFoundError
 from .events import EventStore, IngestReport, check_brand_name, connect
@@ -55,6 +55,8 @@ class Workspace:
         self._con: duckdb.DuckDBPyConnection | None = None
         # provider name -> constructor options (URLs, keys)
         self.provider_config: dict[str, dict] = {k: dict(v) for k, v in settings.providers.items()}
+        log.info("workspace: database %s, events %s", self.db.engine.url.render_as_string(hide_password=True),
+                 self.store.root)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -69,20 +71,21 @@ class Workspace:
         return self.settings.home.resolve() / "artifacts"
 
     def brand(self, name: str, *, user: str | None = None) -> "BrandScope":
-        """A scope limited to brand ``name`` (created on first use), acting as its local owner,
-        or as member ``user`` (NotFoundError when there is no such member)."""
+        """A scope limited to brand ``name``, acting as its local owner, or as member ``user``
+        (NotFoundError when there is no such member). Nothing is created by asking: reading a
+        brand nothing was written to is a NotFoundError that suggests close names; the first
+        write (ingest, a definition, a generation, a member...) creates it."""
         check_brand_name(name)
         with self.db.session() as s:
             brand_id = repo.brand_id(s, name)
-        if brand_id is None:
-            if user is not None:
-                raise NotFoundError(f"no member {user!r} in brand {name!r}")
-            # A write transaction from the start: two processes creating the same brand
-            # must queue, not fail on SQLite's read-to-write lock upgrade.
-            with self.db.session(write=True) as s:
+            known = repo.brand_names(s)
+        if brand_id is None and self.store.files(name):
+            with self.db.session(write=True) as s:  # events stored before the brand was recorded
                 brand_id = repo.get_or_create_brand(s, name).id
         actor = LOCAL_OWNER
         if user is not None:
+            if brand_id is None:
+                raise unknown_brand(name, known)
             with self.db.session() as s:
                 member = crepo.member(s, brand_id, user) if isinstance(user, str) else None
                 if member is None or member.name == crepo.OWNER_NAME:
@@ -90,9 +93,9 @@ class Workspace:
                 actor = Actor(user_id=member.id, name=member.name, role=Role(member.role))
         return self.scope(brand_id, name, actor)
 
-    def scope(self, brand_id: int, name: str, actor: Actor) -> "BrandScope":
+    def scope(self, brand_id: int | None, name: str, actor: Actor) -> "BrandScope":
         """A scope for a brand and actor already looked up (the portal's signed-in member)."""
-        ctx = BrandContext(db=self.db, store=self.store, settings=self.settings, brand_id=brand_id, brand=name,
+        ctx = BrandContext(db=self.db, store=self.store, settings=self.settings, known_id=brand_id, brand=name,
                            actor=actor, provider_config=self.provider_config, connection=lambda: self.con)
         return BrandScope(self, ctx)
 
@@ -101,6 +104,29 @@ class Workspace:
         with self.db.session() as s:
             names = set(repo.brand_names(s))
         return sorted(names | set(self.store.brands()))
+
+    def delete_brand(self, name: str) -> dict:
+        """Delete a brand and everything of it: its rows in the application database, its events,
+        quarantined rows, generation artifacts and rendered reports. Returns what was removed."""
+        import shutil
+
+        check_brand_name(name)
+        with self.db.session() as s:
+            brand_id = repo.brand_id(s, name)
+            known = repo.brand_names(s)
+        if brand_id is None and not self.store.files(name):
+            raise unknown_brand(name, known)
+        folders = [self.store.brand_dir(name), self.settings.quarantine_path / f"brand={name}",
+                   self.settings.resolved_reports_path / name]
+        if brand_id is not None:
+            folders.append(self.artifacts_path / str(brand_id))
+            with self.db.session(write=True) as s:
+                repo.delete_brand(s, brand_id)
+        removed = [str(f) for f in folders if f.exists()]
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        log.warning("deleted brand %s (%s)", name, ", ".join(removed) or "no files")
+        return {"brand": name, "database": brand_id is not None, "folders": removed}
 
     def deliver(self, now: datetime | None = None) -> dict:
         """One delivery pass over every brand: due subscription slots are rendered once and their
@@ -157,9 +183,10 @@ class BrandScope:
         Returns an IngestReport with ``accepted``, ``duplicates``, ``rejected`` and
         ``quarantine_path`` (the CSV holding rejected rows with a ``reason``).
         """
+        brand_id = self.context.ensure_brand()
         report = self.workspace.store.ingest(self.name, source, progress=progress)
         with self.workspace.db.session(write=True) as s:
-            repo.record_ingest(s, self.id, report)
+            repo.record_ingest(s, brand_id, report)
         return report
 
     def events(self, since: datetime | str | None = None, until: datetime | str | None = None

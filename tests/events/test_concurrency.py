@@ -27,7 +27,8 @@ def _writer(home: str, frames: list[pd.DataFrame]) -> None:
 
 def test_reader_sees_only_whole_ingests_while_another_process_writes(tmp_path):
     home = str(tmp_path / "data")
-    wb.open(home).close()  # migrate once
+    with wb.open(home) as ws:  # migrate once; the brand exists (a member was added) but holds no events yet
+        ws.brand("acme").members.add("reader")
     events = generate_events(brands=1, users=3000, days=60, seed=3).events
     frames = [events.iloc[i::4] for i in range(4)]
     sizes = [len(f) for f in frames]

@@ -54,6 +54,7 @@ register_provider("flaky", FlakyProvider)
 
 @pytest.fixture
 def studio_ws(tmp_path):
+    FlakyProvider._seen.clear()  # generation ids start again in every test's database
     ws = wb.open(tmp_path / "data")
     yield ws
     ws.close()

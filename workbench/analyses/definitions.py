@@ -106,6 +106,7 @@ class _Saved:
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError("a saved definition needs a non-empty name")
         checked = _validate(self.spec_model, spec)
+        self.ctx.ensure_brand()
         with self.db.session(write=True) as s:
             self._repo(s).create(name, created_by=self.ctx.actor.user_id, **self._to_row(checked, s))
         return checked

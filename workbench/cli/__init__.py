@@ -7,7 +7,6 @@ import logging
 import sys
 from pathlib import Path
 
-import pandas as pd
 
 from ..errors import WorkbenchError
 from . import delivery, team
@@ -45,6 +44,7 @@ def cmd_demo(args) -> int:
     ws = _open(args)
     demo = generate_events(brands=args.brands, users=args.users, days=args.days, seed=args.seed)
     print(f"generated {len(demo.events):,} demo events for {args.brands} brand(s)")
+    import pandas as pd
     pd.set_option("display.width", 160)
     for brand, frame in demo.events.groupby("brand", sort=True):
         scope = ws.brand(brand)
@@ -109,14 +109,27 @@ def cmd_studio(args) -> int:
                 gid = st.request(args.type, args.prompt, params, author=args.author, provider=args.provider)
                 print(f"generation {gid}: PENDING")
         elif args.action == "list":
+            import pandas as pd
             pd.set_option("display.width", 200)
             print(st.list(status=args.status)[["id", "type", "status", "attempts", "cost", "duration_seconds",
-                                               "prompt", "error"]].to_string(index=False))
+                                               "prompt", "error", "artifact_uri"]].to_string(index=False))
+        elif args.action == "budget":
+            if args.cost is not None or args.quota is not None:
+                st.set_budget(monthly_cost_limit=args.cost, monthly_generation_quota=args.quota)
+            u = st.usage()
+            print(f"{u['month']}: spent {u['spent_cost']:.4f} + reserved {u['reserved_cost']:.4f} of "
+                  f"{u['monthly_cost_limit'] if u['monthly_cost_limit'] is not None else 'no limit'}; "
+                  f"{u['used_count']} done + {u['reserved_count']} pending of "
+                  f"{u['monthly_generation_quota'] if u['monthly_generation_quota'] is not None else 'no quota'}")
         else:
             pending = len(st.list(status="PENDING"))
             with _progress_bar(pending or None, "generations") as bar:
                 result = st.run(concurrency=args.concurrency, progress=bar.update)
             print(f"{result.succeeded} succeeded, {result.failed} failed, {result.skipped} skipped")
+            if result.failed:
+                print(f"error: {result.failed} generation(s) failed: workbench studio list --brand {args.brand} "
+                      "--status FAILED shows why", file=sys.stderr)
+                return 1
     finally:
         ws.close()
     return 0
@@ -141,9 +154,25 @@ def cmd_db(args) -> int:
 
 def cmd_brands(args) -> int:
     ws = _open(args)
-    for name in ws.brands():
-        print(name)
-    ws.close()
+    try:
+        if args.action == "delete":
+            if not args.name:
+                print("error: say which brand: workbench brands delete NAME", file=sys.stderr)
+                return 2
+            if not args.yes:
+                answer = input(f"Delete brand {args.name!r} and all its data for good? Type its name to confirm: ") \
+                    if sys.stdin.isatty() else ""
+                if answer.strip() != args.name:
+                    print("error: not confirmed; nothing deleted (pass --yes to confirm without a prompt)",
+                          file=sys.stderr)
+                    return 2
+            out = ws.delete_brand(args.name)
+            print(f"deleted brand {out['brand']}: {len(out['folders'])} folder(s) removed")
+        else:
+            for name in ws.brands():
+                print(name)
+    finally:
+        ws.close()
     return 0
 
 
@@ -176,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("studio", help="AI Studio: request, list and run generations")
-    p.add_argument("action", choices=["request", "list", "run"])
+    p.add_argument("action", choices=["request", "list", "run", "budget"])
     p.add_argument("--brand", required=True)
     p.add_argument("--type", default="IMAGE_2D", help="IMAGE_2D, MODEL_3D, ANIMATION or TEMPLATE")
     p.add_argument("--prompt", default="")
@@ -186,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=1, help="request this many copies")
     p.add_argument("--status", default=None, help="list only this status")
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--cost", type=float, default=None, help="budget: monthly cost limit to set")
+    p.add_argument("--quota", type=int, default=None, help="budget: monthly generation quota to set")
     p.add_argument("--as", dest="as_user", default=None, metavar="USER", help="act as this member")
     p.set_defaults(func=cmd_studio)
 
@@ -197,7 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["upgrade", "current"])
     p.set_defaults(func=cmd_db)
 
-    p = sub.add_parser("brands", help="list brands")
+    p = sub.add_parser("brands", help="list brands, or delete one (with confirmation)")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "delete"])
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("--yes", action="store_true", help="delete without asking")
     p.set_defaults(func=cmd_brands)
     team.add_parsers(sub)
     delivery.add_parsers(sub)
@@ -205,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. Every error is one line on stderr and a non-zero exit: 2 for what the
+    workbench refused (bad input, not found, not allowed), 1 for anything else; ``-v`` also
+    prints the traceback."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -213,6 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the shell gets one line, not a traceback
+        if args.verbose:
+            log.exception("unexpected error")
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: {type(exc).__name__}: {first}" + ("" if args.verbose else " (run with -v for details)"),
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
 
 __all__ = ["add_parsers"]
 
@@ -20,7 +19,8 @@ def _ref(value: str):
     return int(value) if value.isdigit() else value
 
 
-def _show(frame: pd.DataFrame) -> None:
+def _show(frame) -> None:
+    import pandas as pd
     pd.set_option("display.width", 200)
     print("(none)" if frame.empty else frame.to_string(index=False))
 
@@ -69,7 +69,7 @@ def cmd_link(args) -> int:
             view = ws.open_link(args.token)
         print(f"{view.kind} {view.ref} of {view.brand}: {view.title}")
         content = view.content
-        if isinstance(content, pd.DataFrame):
+        if hasattr(content, "to_string"):
             _show(content)
         elif isinstance(content, str) and content.lstrip().startswith("<"):
             print(f"(an HTML report of {len(content):,} characters)")
@@ -127,6 +127,7 @@ def cmd_token(args) -> int:
             print(new.token)
             print("keep it now: it is stored as a hash and cannot be shown again")
         elif args.action == "list":
+            import pandas as pd
             _show(pd.DataFrame(portal.list_tokens(ws.db, scope.id)))
         else:
             done = portal.revoke_token(ws.db, scope.id, args.id)

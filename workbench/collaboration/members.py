@@ -56,6 +56,7 @@ class Members:
         """Add a member (``role``: ``admin`` or ``member``). A removed member comes back."""
         spec = _checked(name=name, email=email, role=role_of(role))
         self._admin_only("add members")
+        self.ctx.ensure_brand()
         with self.ctx.db.session(write=True) as s:
             existing = crepo.member(s, self.ctx.brand_id, spec.name, include_removed=True)
             if existing is not None and existing.removed_at is None:

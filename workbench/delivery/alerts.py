@@ -47,6 +47,7 @@ class Alerts:
         if not 0 < float(threshold) < 100:
             raise InvalidInputError(f"threshold must be a positive score, got {threshold!r}")
         chans = checked_channels(channels)
+        self.ctx.ensure_brand()
         with self.ctx.db.session(write=True) as s:
             owner = self.ctx.actor.user_id if self.ctx.actor.user_id is not None else \
                 crepo.owner_user(s, self.ctx.brand_id).id

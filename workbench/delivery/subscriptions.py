@@ -80,6 +80,7 @@ class Subscriptions:
         if lookback_days is not None and not 1 <= lookback_days <= 3660:
             raise InvalidInputError(f"lookback_days must be between 1 and 3660, got {lookback_days}")
         chans = checked_channels(channels)
+        self.ctx.ensure_brand()
         with self.ctx.db.session(write=True) as s:
             owner_id = self._owner(s, owner)
             row = add_unique(s, Subscription(brand_id=self.ctx.brand_id, name=name, report=report,

@@ -136,6 +136,9 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     if unknown:
         raise InvalidInputError(f"report {name!r} has no parameter(s) {unknown}; it takes: "
                                 f"{', '.join(k for k in declared if k not in _WORKSPACE_PARAMS)}")
+    for key, value in list(params.items()):  # "revenue,purchases" for a list parameter is two items
+        if declared[key]["type"] == "list" and isinstance(value, str):
+            params[key] = [v.strip() for v in value.split(",") if v.strip()]
     params.update(brand=ctx.brand, home=str(settings.home.resolve()), events_path=str(settings.resolved_events_path))
     if settings.database_url:
         params["database_url"] = settings.database_url

@@ -55,6 +55,9 @@ class Database:
             sa_url = sa.engine.make_url(url)
         except sa.exc.ArgumentError as exc:
             raise StorageError(f"WORKBENCH_DATABASE_URL is not a database URL: {url!r}") from exc
+        if sa_url.drivername == "postgresql":  # no driver named: the one installed (psycopg 3), not psycopg2
+            sa_url = sa_url.set(drivername="postgresql+psycopg")
+            self.url = url = sa_url.render_as_string(hide_password=False)
         self.is_sqlite = sa_url.get_backend_name() == "sqlite"
         if self.is_sqlite and sa_url.database not in (None, "", ":memory:"):
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)

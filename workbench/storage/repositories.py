@@ -20,7 +20,7 @@ from ..errors import AlreadyExistsError, NotFoundError
 from .models import (AnalysisResult, Brand, CohortDefinition, FunnelDefinition, IngestRecord,
                      SegmentDefinition, User, utcnow)
 
-__all__ = ["brand_id", "brand_name", "get_or_create_brand", "brand_names", "get_or_create_user", "insert_or_get", "insert_missing", "add_unique",
+__all__ = ["brand_id", "brand_name", "get_or_create_brand", "brand_names", "delete_brand", "get_or_create_user", "insert_or_get", "insert_missing", "add_unique",
            "DefinitionRepository", "ResultRepository", "record_ingest"]
 
 M = TypeVar("M", FunnelDefinition, CohortDefinition, SegmentDefinition)
@@ -67,6 +67,11 @@ def brand_id(session: Session, name: str) -> int | None:
 
 def brand_name(session: Session, brand_id: int) -> str | None:
     return session.scalar(sa.select(Brand.name).where(Brand.id == brand_id))
+
+
+def delete_brand(session: Session, brand_id: int) -> None:
+    """The brand's row; every row that belongs to the brand goes with it (ON DELETE CASCADE)."""
+    session.execute(sa.delete(Brand).where(Brand.id == brand_id))
 
 
 def brand_names(session: Session) -> list[str]:

@@ -71,6 +71,7 @@ class Studio:
     def set_budget(self, monthly_cost_limit: float | None = None, monthly_generation_quota: int | None = None) -> None:
         """The brand's monthly limits (None: unlimited)."""
         self._admin_only("set the budget")
+        self.ctx.ensure_brand()
         with self.db.session(write=True) as s:
             budgets.set_budget(s, self.ctx.brand_id, monthly_cost_limit=monthly_cost_limit,
                                monthly_generation_quota=monthly_generation_quota)
@@ -95,6 +96,7 @@ class Studio:
         params = validate_params(gen_type, parameters)
         impl = get_provider(provider, **self.ctx.provider_config.get(provider, {}))
         cost = impl.estimate_cost(gen_type, params)
+        self.ctx.ensure_brand()
         with self.db.session(write=True) as s:
             author_id = self._author_id(s, author)
             root_id, version = None, 1
@@ -183,6 +185,7 @@ class Studio:
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError("a collection needs a name")
         message = f"a collection named {name!r} already exists"
+        self.ctx.ensure_brand()
         with self.db.session(write=True) as s:
             if resources.find(s, self.ctx.brand_id, COLL, name) is not None:
                 raise AlreadyExistsError(message)
