@@ -217,3 +217,46 @@ def test_a_public_link_to_a_generation_shows_its_image_without_server_paths(team
     assert "sandbox" in image.headers["content-security-policy"]
     team.owner.collab.revoke_link(link.id)
     assert anon.get(src).status_code == 404
+
+
+def test_comment_collection_and_sign_out_routes_for_every_kind_of_visitor(team):
+    """The routes the first matrix leaves out: a comment's edit/delete/resolve/reopen, a
+    collection's gallery and its files, and sign-out, for each visitor (by hand, from the rule)."""
+    owner = team.owner
+    first = owner.collab.comment("report", team.report, "owner's question")
+    gid = owner.studio.request("IMAGE_2D", "a fox", {"width": 64, "height": 64})
+    team.ws.brand("acme").studio.run()
+    owner.studio.create_collection("foxes")
+    owner.studio.add_to_collection("foxes", gid)
+    for user, level in {"viewer": "VIEW", "commenter": "COMMENT", "editor": "EDIT"}.items():
+        owner.collab.share("collection", "foxes", user, level)
+    routes = [("GET", "/collections/foxes", None), ("GET", f"/collections/foxes/items/{gid}", None),
+              ("POST", f"/comments/{first}/resolve", {"report": str(team.report)}),
+              ("POST", f"/comments/{first}/reopen", {"report": str(team.report)}),
+              ("POST", f"/comments/{first}/edit", {"report": str(team.report), "body": "edited"})]
+    expected = {
+        None: [303, 303, 303, 303, 303],
+        "nobody": [403, 403, 403, 403, 403],
+        "viewer": [200, 200, 403, 403, 403],
+        "commenter": [200, 200, 303, 303, 403],   # only the author edits a comment
+        "editor": [200, 200, 303, 303, 403],
+        "owner": [200, 200, 303, 303, 303],
+    }
+    for visitor, codes in expected.items():
+        c = team.client(visitor)
+        assert [_status(c, m, url, data) for m, url, data in routes] == codes, visitor
+    # delete: not the commenter (not the author), the owner (the author) may
+    c = team.client("commenter")
+    assert _status(c, "POST", f"/comments/{first}/delete", {"report": str(team.report)}) == 403
+    c = team.client("owner")
+    assert _status(c, "POST", f"/comments/{first}/delete", {"report": str(team.report)}) == 303
+    # another brand's comment, collection and unknown ones: the same 404
+    globex = team.ws.brand("globex")
+    theirs = globex.collab.comment("report", team.other, "globex only")
+    globex.studio.create_collection("theirs")
+    assert _status(c, "POST", f"/comments/{theirs}/resolve", {"report": str(team.other)}) == 404
+    assert c.get("/collections/theirs").text == c.get("/collections/nothing-here").text
+    assert c.get("/collections/theirs").status_code == 404
+    # sign-out needs the form token too
+    assert c.post("/signout", data={}, headers={"Origin": ORIGIN}).status_code == 403
+    assert c.get("/").status_code == 200

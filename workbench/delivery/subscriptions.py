@@ -64,7 +64,7 @@ class Subscriptions:
     """Create, list, pause, resume and delete subscriptions; their runs. The owner or a brand
     admin changes a subscription; every member may list them."""
 
-    def __init__(self, ctx, workspace=None):
+    def __init__(self, ctx):
         self.ctx = ctx
 
     def create(self, name: str, report: str, parameters: dict | None = None, *, cron: str, timezone: str = "UTC",
