@@ -28,6 +28,7 @@ from ..storage import collaboration as crepo
 from ..storage import generations as grepo
 from ..storage import repositories as repo
 from ..storage import resources
+from ..storage.models import as_utc
 
 __all__ = ["LinkToken", "LinkView", "new_token", "hash_token", "open_link", "check_link", "view_by_id"]
 
@@ -64,15 +65,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
 
 def _usable(link) -> None:
     """Raise unless the link may be followed now."""
     if link is None or link.revoked_at is not None:
         raise NotFoundError(_UNKNOWN)
-    if link.expires_at is not None and _aware(link.expires_at) <= datetime.now(timezone.utc):
+    if link.expires_at is not None and as_utc(link.expires_at) <= datetime.now(timezone.utc):
         raise LinkExpiredError("this link has expired; ask for a new one")
 
 

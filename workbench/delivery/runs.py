@@ -31,7 +31,7 @@ from ..errors import WorkbenchError
 from ..storage import collaboration as crepo
 from ..storage import delivery as drepo
 from ..storage import repositories as repo
-from ..storage.models import Alert, Delivery, Subscription, User, utcnow
+from ..storage.models import Alert, Delivery, Subscription, User, as_utc, utcnow
 from . import channels
 from .schedule import due_slot
 
@@ -43,9 +43,6 @@ MAX_ATTEMPTS = 5
 FAILURES_BEFORE_PAUSE = 3
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
 
 def tick(ws, now: datetime | None = None, *, worker: str | None = None) -> dict:
     """One scheduler pass over every brand: reap, claim and render due slots, send due messages."""
@@ -54,7 +51,7 @@ def tick(ws, now: datetime | None = None, *, worker: str | None = None) -> dict:
     lease = timedelta(minutes=ws.settings.run_timeout_minutes)
     out = {"reaped": _reap(ws, now), "rendered": 0, "failed": 0}
     with ws.db.session() as s:
-        subs = [(sub.id, sub.brand_id, sub.cron, sub.timezone, _aware(sub.created_at))
+        subs = [(sub.id, sub.brand_id, sub.cron, sub.timezone, as_utc(sub.created_at))
                 for sub in drepo.active_subscriptions(s)]
     for sub_id, brand_id, cron, tz, created in subs:
         slot = due_slot(cron, tz, now)
@@ -107,7 +104,7 @@ def execute_run(ws, run_id: int) -> bool:
         sub = s.get(Subscription, run.subscription_id)
         brand = repo.brand_name(s, sub.brand_id)
         owner = crepo.user_names(s, [sub.owner_id]).get(sub.owner_id)
-        params, report, slot = _period(sub, _aware(run.scheduled_for)), sub.report, _aware(run.scheduled_for)
+        params, report, slot = _period(sub, as_utc(run.scheduled_for)), sub.report, as_utc(run.scheduled_for)
     # run as the owner; the brand's local owner (a notebook or the CLI made it) acts as itself
     scope = ws.brand(brand, user=None if owner in (None, crepo.OWNER_NAME) else owner)
     since, until = params.get("since"), params.get("until")
@@ -127,7 +124,7 @@ def execute_run(ws, run_id: int) -> bool:
                "peak_daily_active_users": int(totals["active_users"].max()),
                "purchases": int(totals["purchases"].sum()), "revenue": round(float(totals["revenue"].sum()), 2)}
     with ws.db.session(write=True) as s:
-        run, sub = drepo.run(s, run_id), None
+        run = drepo.run(s, run_id)
         sub = s.get(Subscription, run.subscription_id)
         recipients = _enqueue_report(s, scope, sub, run, rendered, summary, slot)
         run.status, run.report_id, run.html_path = "RENDERED", rendered.id, str(rendered.html_path)
@@ -193,11 +190,11 @@ def _fail(ws, run_id: int, error: str, *, report_id: int | None = None) -> bool:
             sub.paused_reason = f"paused after {sub.failures_in_row} failed runs in a row; last error: {error}"
         subject = f"{sub.name} failed" + (" and is now paused" if paused else "")
         text = (f"The {sub.report} report of subscription {sub.name!r} for the slot "
-                f"{_aware(run.scheduled_for):%Y-%m-%d %H:%M} UTC failed:\n\n{error}\n")
+                f"{as_utc(run.scheduled_for):%Y-%m-%d %H:%M} UTC failed:\n\n{error}\n")
         if paused:
             text += (f"\nIt failed {sub.failures_in_row} times in a row, so it is paused. Mend the cause and "
                      "resume it: workbench subscriptions resume.\n")
-        _notify_owner(s, sub, f"fail:{run.id}", subject, text, _aware(run.scheduled_for))
+        _notify_owner(s, sub, f"fail:{run.id}", subject, text, as_utc(run.scheduled_for))
         log.warning("subscription %s run %s failed: %s", sub.id, run.id, error)
     return False
 

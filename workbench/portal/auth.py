@@ -14,24 +14,21 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from ..collaboration.links import hash_token
 from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ..storage import collaboration as crepo
 from ..storage import portal as prepo
 from ..storage import repositories as repo
-from ..storage.models import utcnow
+from ..storage.models import as_utc, utcnow
 
 __all__ = ["NewToken", "SessionInfo", "create_token", "revoke_token", "list_tokens", "sign_in", "resolve_session",
            "end_session", "csrf_token", "check_csrf", "digest"]
 
 
-def digest(secret_value: str) -> str:
-    return hashlib.sha256(secret_value.encode("utf-8")).hexdigest()
+digest = hash_token  # tokens and session ids are stored as their SHA-256, as link tokens are
 
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ def sign_in(db, brand: str, user: str, token: str, *, absolute_hours: float) -> 
     with db.session(write=True) as s:
         row = prepo.token_by_hash(s, digest(token))
         if row is None or not hmac.compare_digest(row.token_hash, digest(token)) or row.revoked_at is not None \
-                or _aware(row.expires_at) <= now:
+                or as_utc(row.expires_at) <= now:
             raise refused
         brand_name = repo.brand_name(s, row.brand_id)
         member = crepo.member(s, row.brand_id, user)
@@ -123,7 +120,7 @@ def resolve_session(db, sid: str | None, *, idle_minutes: float) -> SessionInfo 
         row = prepo.session_by_hash(s, key)
         if row is None or row.ended_at is not None:
             return None
-        seen, expires, user_id, brand_id = _aware(row.last_seen_at), _aware(row.expires_at), row.user_id, row.brand_id
+        seen, expires, user_id, brand_id = as_utc(row.last_seen_at), as_utc(row.expires_at), row.user_id, row.brand_id
         member = prepo.live_member(s, user_id)
     idle = timedelta(minutes=idle_minutes)
     if expires <= now or seen + idle <= now or member is None:

@@ -20,12 +20,17 @@ __all__ = [
     "AnalysisResult", "Prediction", "GenerationType", "GenerationStatus", "Generation",
     "Collection", "CollectionItem", "Budget", "BudgetUsage", "Permission", "ResourceType",
     "Share", "PublicLink", "Comment", "ReportStatus", "Report", "IngestRecord", "Role", "AuditEvent",
-    "AccessToken", "PortalSession", "Subscription", "SubscriptionRun", "Alert", "Delivery", "utcnow",
+    "AccessToken", "PortalSession", "Subscription", "SubscriptionRun", "Alert", "Delivery", "utcnow", "as_utc",
 ]
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands timestamps back without their zone)."""
+    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 class Base(DeclarativeBase):

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from ..errors import InvalidInputError, PermanentProviderError, TransientProviderError, WorkbenchError
 from ..storage import Database
-from ..storage.models import Generation, GenerationStatus
+from ..storage.models import Generation, GenerationStatus, as_utc
 from . import budgets
 from .providers import GenerationRequest, get_provider
 
@@ -189,7 +189,7 @@ def _finish(db: Database, gen_id: int, worker: str, status: GenerationStatus, *,
         if gen is None:
             return False
         values = {"status": status, "error": error, "finished_at": now, "lease_until": None,
-                  "duration_seconds": (now - _aware(gen.started_at)).total_seconds() if gen.started_at else None}
+                  "duration_seconds": (now - as_utc(gen.started_at)).total_seconds() if gen.started_at else None}
         final = None
         if artifact is not None:
             final = (final_dir or artifact.path.parent) / artifact.path.name
@@ -197,7 +197,7 @@ def _finish(db: Database, gen_id: int, worker: str, status: GenerationStatus, *,
         done = s.execute(sa.update(Generation).where(_owned(gen_id, worker)).values(**values)).rowcount
         if done != 1:
             return False
-        month = budgets.month_of(_aware(gen.created_at))
+        month = budgets.month_of(as_utc(gen.created_at))
         if status == GenerationStatus.SUCCEEDED:
             budgets.settle(s, gen.brand_id, month, gen.reserved_cost, artifact.cost)
         else:
@@ -207,9 +207,6 @@ def _finish(db: Database, gen_id: int, worker: str, status: GenerationStatus, *,
             os.replace(artifact.path, final)
         return True
 
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def run_one(db: Database, gen_id: int, worker: str, artifacts: Path, *, policy: RetryPolicy = RetryPolicy(),
