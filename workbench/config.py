@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     events_path: Path | None = None
     reports_path: Path | None = None
     max_future_skew_hours: float = 24.0
+    ingest_memory_limit: str = "2GB"  # DuckDB's limit while ingesting; beyond it, work spills to disk
+    small_file_limit: int = Field(default=16, ge=1)  # small files in a day partition before it is compacted
+    vacuum_retention_hours: float = Field(default=168.0, ge=0)  # versions younger than this stay readable
     notebooks_path: Path | None = None
     providers: dict[str, dict] = Field(default_factory=dict)
     task_runner: str = "threads"

@@ -70,6 +70,7 @@ class BrandContext:
     actor: Actor = LOCAL_OWNER
     provider_config: dict = field(default_factory=dict)
     connection: Callable[[], duckdb.DuckDBPyConnection] | None = None
+    version: int | None = None  # the event table version reads are pinned to (None: the latest)
     _created: list = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -110,9 +111,18 @@ class BrandContext:
     def acting_as(self, actor: Actor) -> "BrandContext":
         return replace(self, actor=actor)
 
+    def at(self, version: int | None) -> "BrandContext":
+        """This context reading the event table as it was at ``version`` (None: the latest)."""
+        return replace(self, version=version)
+
+    def pinned(self) -> "BrandContext":
+        """This context pinned to a version: the one it already reads, else the latest now, so that
+        a calculation reads one version throughout and can record it."""
+        return self if self.version is not None else replace(self, version=self.store.version(self.brand))
+
     def events(self, since: datetime | str | None = None, until: datetime | str | None = None
                ) -> duckdb.DuckDBPyRelation:
         """This brand's events (``since <= ts < until``) as a DuckDB relation (NotFoundError for a
         brand nothing was written to)."""
         self.brand_id  # noqa: B018 - an unknown brand is an error, not an empty table
-        return self.store.relation(self.con, self.brand, since=since, until=until)
+        return self.store.relation(self.con, self.brand, since=since, until=until, version=self.version)

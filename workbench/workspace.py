@@ -30,6 +30,7 @@ from .context import LOCAL_OWNER, Actor, BrandContext, unknown_brand
 from .domain import Role
 from .errors import NotFoundError
 from .events import EventStore, IngestReport, check_brand_name, connect
+from .events.service import EventData
 from .storage import Database
 from .storage import collaboration as crepo
 from .storage import repositories as repo
@@ -51,7 +52,10 @@ class Workspace:
         if migrate:
             self.db.ensure_schema()
         self.store = EventStore(settings.resolved_events_path, settings.quarantine_path,
-                                max_future_skew=timedelta(hours=settings.max_future_skew_hours))
+                                max_future_skew=timedelta(hours=settings.max_future_skew_hours),
+                                memory_limit=settings.ingest_memory_limit,
+                                small_file_limit=settings.small_file_limit)
+        self.store.convert_legacy()  # stores written before the Delta layout (cheap when there are none)
         self._con: duckdb.DuckDBPyConnection | None = None
         # provider name -> constructor options (URLs, keys)
         self.provider_config: dict[str, dict] = {k: dict(v) for k, v in settings.providers.items()}
@@ -79,7 +83,7 @@ class Workspace:
         with self.db.session() as s:
             brand_id = repo.brand_id(s, name)
             known = repo.brand_names(s)
-        if brand_id is None and self.store.files(name):
+        if brand_id is None and self.store.has_events(name):
             with self.db.session(write=True) as s:  # events stored before the brand was recorded
                 brand_id = repo.get_or_create_brand(s, name).id
         actor = LOCAL_OWNER
@@ -114,7 +118,7 @@ class Workspace:
         with self.db.session() as s:
             brand_id = repo.brand_id(s, name)
             known = repo.brand_names(s)
-        if brand_id is None and not self.store.files(name):
+        if brand_id is None and not self.store.has_events(name):
             raise unknown_brand(name, known)
         folders = [self.store.brand_dir(name), self.settings.quarantine_path / f"brand={name}",
                    self.settings.resolved_reports_path / name]
@@ -154,6 +158,19 @@ class Workspace:
         return f"Workspace(database={self.db.engine.url!r}, events={str(self.store.root)!r})"
 
 
+def _read_files(con, files: list[str]):
+    """An Ibis table over exactly these Parquet files (not their folders: a Delta table's
+    folders also hold files of other versions)."""
+    if con.name == "duckdb":
+        return con.read_parquet(files, hive_partitioning=False)
+    if con.name == "pyspark":
+        import uuid
+        name = f"wb_events_{uuid.uuid4().hex[:12]}"
+        con._session.read.parquet(*files).createOrReplaceTempView(name)  # noqa: SLF001 - Ibis keeps the session
+        return con.table(name)
+    return con.read_parquet(files)
+
+
 class BrandScope:
     """Everything for one brand, as one acting user. No method returns another brand's rows."""
 
@@ -189,22 +206,43 @@ class BrandScope:
             repo.record_ingest(s, brand_id, report)
         return report
 
-    def events(self, since: datetime | str | None = None, until: datetime | str | None = None
-               ) -> duckdb.DuckDBPyRelation:
-        """This brand's events (``since <= ts < until``) as a DuckDB relation; ``.df()`` for pandas."""
-        return self.context.events(since, until)
+    def events(self, since: datetime | str | None = None, until: datetime | str | None = None, *,
+               version: int | None = None, as_of: datetime | str | None = None) -> duckdb.DuckDBPyRelation:
+        """This brand's events (``since <= ts < until``) as a DuckDB relation; ``.df()`` for pandas.
+        ``version`` (see ``acme.data.history()``) or ``as_of`` (a time) reads the table as it was."""
+        return self.at(version, as_of=as_of).context.events(since, until)
 
-    def events_table(self, con=None, *, segment=None):
+    def at(self, version: int | None = None, *, as_of: datetime | str | None = None) -> "BrandScope":
+        """This scope reading the events as they were at ``version`` or at time ``as_of`` (every
+        analysis and stored result of the returned scope reads that version)."""
+        if as_of is not None:
+            version = self.workspace.store.version_at(self.name, as_of)
+        if version is None:
+            return self
+        return BrandScope(self.workspace, self.context.at(int(version)))
+
+    @property
+    def data(self) -> EventData:
+        """The event table's versions and upkeep: version, history, compact, vacuum, forget_user."""
+        return EventData(self.context)
+
+    def forget_user(self, user_id: str, *, vacuum: bool = False) -> dict:
+        """Delete every event and quarantined row of ``user_id`` (see :meth:`EventData.forget_user`)."""
+        return self.data.forget_user(user_id, vacuum=vacuum)
+
+    def events_table(self, con=None, *, segment=None, version: int | None = None):
         """This brand's events as an Ibis table on ``con`` (an Ibis connection; default: a new
         in-memory DuckDB one), limited to a segment's members when given (a saved segment's
         name, or a definition). Pass it to :mod:`workbench.analytics` to run the portable
-        path, e.g. on Spark with ``con = workbench.spark.connect(spark)``."""
+        path, e.g. on Spark with ``con = workbench.spark.connect(spark)``. It reads the files of
+        one table version (the latest, the scope's, or ``version``)."""
         import ibis
 
-        if not self.workspace.store.files(self.name):
+        files = self.workspace.store.files(self.name, version=self.context.version if version is None else version)
+        if not files:
             raise NotFoundError(f"brand {self.name!r} has no events yet: ingest some first")
         con = con if con is not None else ibis.duckdb.connect()
-        table = con.read_parquet(str(self.workspace.store.brand_dir(self.name) / "*.parquet"))
+        table = _read_files(con, files)
         return table if segment is None else segments_mod.filter_events(
             table, analysis.segment_spec_of(self.context, segment))
 

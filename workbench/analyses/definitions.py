@@ -1,5 +1,7 @@
 """Saved funnels, cohorts and segments of a brand: create, list, update, delete,
-recalculate, with every calculation stored with its time.
+recalculate, with every calculation stored with its time and the event table version it read.
+Re-calculating with ``version=`` that version reads exactly the data the stored result was made
+on, whatever was ingested since.
 
 Specs are validated with pydantic at this boundary, so a bad definition is refused
 with a message naming the field before anything is stored. Every method asks the one
@@ -9,7 +11,7 @@ lists show only what the acting user may view; what a user creates is theirs.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -27,7 +29,14 @@ from ..storage import resources
 from ..storage.models import CohortDefinition, FunnelDefinition, SegmentDefinition
 from . import brand
 
-__all__ = ["FunnelSpec", "CohortSpec", "SavedFunnels", "SavedCohorts", "SavedSegments"]
+__all__ = ["FunnelSpec", "CohortSpec", "SavedFunnels", "SavedCohorts", "SavedSegments", "StoredResult"]
+
+
+class StoredResult(NamedTuple):
+    """One stored calculation: when, the frame, and the event table version it read."""
+    calculated_at: datetime
+    frame: pd.DataFrame
+    data_version: int | None
 
 
 class FunnelSpec(BaseModel):
@@ -88,7 +97,7 @@ class _Saved:
     def _to_spec(self, row, session) -> BaseModel:
         raise NotImplementedError
 
-    def _compute(self, spec) -> pd.DataFrame:
+    def _compute(self, spec, ctx) -> pd.DataFrame:
         raise NotImplementedError
 
     def _segment_id(self, session, name: str | None) -> int | None:
@@ -140,22 +149,24 @@ class _Saved:
                          self.resource, row.id, {"name": row.name})
             self._repo(s).delete(row.id)
 
-    def calculate(self, name: str) -> pd.DataFrame:
-        """Recalculate a saved definition now and store the result with the time of calculation."""
+    def calculate(self, name: str, *, version: int | None = None) -> pd.DataFrame:
+        """Recalculate a saved definition and store the result with the time of calculation and
+        the event table version it read (``version``: read that version instead of the latest)."""
         with self.db.session() as s:
             row = self._authorized(s, Action.EDIT, name)
             spec, definition_id = self._to_spec(row, s), row.id
-        result = self._compute(spec)
+        ctx = self.ctx.at(version) if version is not None else self.ctx.pinned()
+        result = self._compute(spec, ctx)
         with self.db.session(write=True) as s:
             repo.ResultRepository(s, self.ctx.brand_id).add(self.kind, definition_id, spec.model_dump(mode="json"),
-                                                            frame_to_records(result))
+                                                            frame_to_records(result), data_version=ctx.version)
         return result
 
-    def results(self, name: str) -> list[tuple[datetime, pd.DataFrame]]:
-        """Every stored calculation of ``name``, newest first, as (calculated_at, frame)."""
+    def results(self, name: str) -> list[StoredResult]:
+        """Every stored calculation of ``name``, newest first: ``(calculated_at, frame, data_version)``."""
         with self.db.session() as s:
             row = self._authorized(s, Action.VIEW, name)
-            return [(r.calculated_at, records_to_frame(r.result, self.date_columns))
+            return [StoredResult(r.calculated_at, records_to_frame(r.result, self.date_columns), r.data_version)
                     for r in repo.ResultRepository(s, self.ctx.brand_id).history(self.kind, row.id)]
 
     def latest(self, name: str) -> pd.DataFrame | None:
@@ -182,8 +193,8 @@ class SavedFunnels(_Saved):
         return FunnelSpec(steps=row.steps, window=timedelta(seconds=row.window_seconds), breakdown=row.breakdown,
                           segment=self._segment_name(session, row.segment_id))
 
-    def _compute(self, spec: FunnelSpec) -> pd.DataFrame:
-        return brand.funnel(self.ctx, spec.steps, spec.window, breakdown=spec.breakdown, segment=spec.segment)
+    def _compute(self, spec: FunnelSpec, ctx) -> pd.DataFrame:
+        return brand.funnel(ctx, spec.steps, spec.window, breakdown=spec.breakdown, segment=spec.segment)
 
 
 class SavedCohorts(_Saved):
@@ -199,8 +210,8 @@ class SavedCohorts(_Saved):
                           return_event=row.return_event, mode=row.mode,
                           segment=self._segment_name(session, row.segment_id))
 
-    def _compute(self, spec: CohortSpec) -> pd.DataFrame:
-        return brand.retention(self.ctx, **spec.model_dump())
+    def _compute(self, spec: CohortSpec, ctx) -> pd.DataFrame:
+        return brand.retention(ctx, **spec.model_dump())
 
 
 class SavedSegments(_Saved):
@@ -213,8 +224,8 @@ class SavedSegments(_Saved):
     def _to_spec(self, row, session) -> SegmentSpec:
         return segment_spec({"conditions": row.conditions, "match": row.match})
 
-    def _compute(self, spec: SegmentSpec) -> pd.DataFrame:
-        members = brand.segment_users(self.ctx, spec)
+    def _compute(self, spec: SegmentSpec, ctx) -> pd.DataFrame:
+        members = brand.segment_users(ctx, spec)
         return pd.DataFrame({"size": [len(members)]})
 
     def members(self, name: str) -> pd.DataFrame:

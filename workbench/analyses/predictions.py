@@ -39,28 +39,32 @@ class Predictions:
     def __init__(self, ctx):
         self.ctx = ctx
 
-    def _series(self, metric: str, segment, since, until) -> pd.DataFrame:
+    def _series(self, metric: str, segment, since, until, ctx=None) -> pd.DataFrame:
         if metric not in FORECASTABLE:
             raise InvalidInputError(f"cannot forecast {metric!r}; choose one of {', '.join(FORECASTABLE)}")
-        daily = brand.daily_metrics(self.ctx, [metric], segment=segment, since=since, until=until)
+        daily = brand.daily_metrics(ctx or self.ctx, [metric], segment=segment, since=since, until=until)
         return pd.DataFrame({"ds": daily.index, "y": daily[metric].to_numpy()})
 
     def create(self, metric: str = "revenue", horizon: int = 90, *, segment=None, since=None, until=None,
-               folds: int = 3, backtest_horizon: int | None = None, **options) -> ForecastRun:
-        """Forecast a daily metric (zero-filled days), backtest it, and store the prediction.
+               folds: int = 3, backtest_horizon: int | None = None, version: int | None = None,
+               **options) -> ForecastRun:
+        """Forecast a daily metric (zero-filled days), backtest it, and store the prediction with
+        the event table version it read (``version``: read that version instead of the latest).
 
         ``backtest_horizon`` (default: min(horizon, 28)) is the length of each backtest
         fold; ``folds=0`` skips the backtest. Other options are forecasting settings
         (see :func:`workbench.analytics.forecasting.forecast`).
         """
-        history = self._series(metric, segment, since, until)
+        ctx = self.ctx.at(version) if version is not None else self.ctx.pinned()
+        history = self._series(metric, segment, since, until, ctx)
         fc = forecasting.forecast(history, horizon, **options)
         bt = None
         if folds:
             bt = forecasting.backtest(history, backtest_horizon or min(horizon, 28), folds=folds, **options)
-        return self._store(metric, horizon, segment, options, folds, backtest_horizon, history, fc, bt)
+        return self._store(metric, horizon, segment, options, folds, backtest_horizon, history, fc, bt, ctx.version)
 
-    def _store(self, metric, horizon, segment, options, folds, backtest_horizon, history, fc, bt) -> ForecastRun:
+    def _store(self, metric, horizon, segment, options, folds, backtest_horizon, history, fc, bt,
+               data_version) -> ForecastRun:
         settings = forecasting.ForecastSettings(**options).model_dump()
         settings.update({"folds": folds, "backtest_horizon": backtest_horizon or min(horizon, 28),
                          "history_start": str(history["ds"].iloc[0].date()),
@@ -76,19 +80,21 @@ class Predictions:
                           if isinstance(segment, str) else None)
             pid = prepo.add(s, self.ctx.brand_id, metric=metric, segment_id=segment_id, horizon=horizon,
                             settings=settings, forecast=frame_to_records(fc), scores=bt.to_dict() if bt else {},
-                            created_by=self.ctx.actor.user_id).id
+                            created_by=self.ctx.actor.user_id, data_version=data_version).id
         return ForecastRun(prediction_id=pid, metric=metric, forecast=fc, backtest=bt, history=history)
 
     def create_many(self, metrics: list[str], horizon: int = 90, *, folds: int = 3, n_jobs: int | None = None,
                     **options) -> dict[str, ForecastRun | str]:
         """Forecast several metrics in parallel processes; a metric that cannot be forecast
         maps to its error message instead of stopping the others."""
-        histories = {m: self._series(m, None, None, None) for m in metrics}
+        ctx = self.ctx.pinned()
+        histories = {m: self._series(m, None, None, None, ctx) for m in metrics}
         bt_h = min(horizon, 28)
         results = forecasting.forecast_many(histories, horizon, n_jobs=n_jobs, backtest_folds=folds, **options)
         out: dict[str, ForecastRun | str] = {}
         for m, (fc, bt, err) in results.items():
-            out[m] = err if err else self._store(m, horizon, None, options, folds, bt_h, histories[m], fc, bt)
+            out[m] = err if err else self._store(m, horizon, None, options, folds, bt_h, histories[m], fc, bt,
+                                                 ctx.version)
         return out
 
     def list(self, metric: str | None = None) -> pd.DataFrame:
@@ -114,7 +120,7 @@ class Predictions:
             fc = records_to_frame(r.forecast, ("ds",))
             return {"id": r.id, "metric": r.metric, "horizon": r.horizon, "settings": r.settings,
                     "segment": r.settings.get("segment") or r.settings.get("segment_definition"),
-                    "forecast": fc, "scores": r.scores, "created_at": r.created_at}
+                    "forecast": fc, "scores": r.scores, "created_at": r.created_at, "data_version": r.data_version}
 
     def rerun(self, prediction_id: int) -> ForecastRun:
         """Forecast again with a stored prediction's metric, horizon, segment and settings, on

@@ -1,10 +1,18 @@
-"""The append-only event store: a Parquet dataset partitioned by brand.
+"""The append-only event store: one Delta Lake table per brand, partitioned by UTC day.
 
-Layout: ``<root>/brand=<name>/<utc-stamp>-<id>.parquet``. Each ingest writes one
-new file under a temporary name and renames it into place, so a reader (another
-process, a notebook) only ever sees whole files, and any number of processes can
-read while one ingests. Writers of the same brand take a file lock, so that the
-check for already-stored ``event_id`` values and the append are one step.
+Layout: ``<root>/brand=<name>/`` is that brand's Delta table (``_delta_log/`` plus Parquet files
+under ``day=YYYY-MM-DD/``); ``<root>/.locks/`` holds one lock file per brand.
+
+Ingest validates a whole batch in DuckDB (see :mod:`.validation`), writes rejected rows to a
+quarantine CSV, drops duplicates and appends the rest as one Delta commit; a reader in any process
+sees all of an ingest or none of it. An event is identified by its ``event_id`` within its UTC day
+(as PostHog and Mixpanel deduplicate): the duplicate check reads only the ids stored in the day
+partitions the batch touches, so its cost follows the batch, not the store. Writers of one brand
+hold a file lock around check-and-append; compaction runs beside them (Delta's optimistic
+concurrency resolves its commit), and readers never wait.
+
+Every change is a table version: ``relation(..., version=)`` reads any version whose files were not
+vacuumed, which is how stored results are re-run on the data they were computed on.
 
 This module is the only one that opens DuckDB over the stored events.
 """
@@ -12,21 +20,22 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
+import shutil
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from .schema import ARROW_SCHEMA, check_brand_name, empty_events, validate_events
-from .sources import describe_source, iter_chunks
+from ..errors import InvalidInputError, NotFoundError
+from .schema import check_brand_name, empty_events
+from .sources import describe_source, open_source
+from .table import EventTable
+from .validation import STAGED, good_sql, reason_sql, stage
 
 __all__ = ["EventStore", "IngestReport", "connect"]
 
@@ -42,14 +51,17 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 @dataclass
 class IngestReport:
-    """What one ingest did: every input row is counted in exactly one of the three counts."""
+    """What one ingest did: every input row is counted in exactly one of the three counts.
+
+    ``version`` is the table version that made the accepted rows visible (None: nothing added).
+    """
     brand: str
     source: str
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
     quarantine_path: Path | None = None
-    data_file: Path | None = None
+    version: int | None = None
     reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -58,40 +70,75 @@ class IngestReport:
 
 
 class EventStore:
-    """Brand-partitioned Parquet events, read in place by DuckDB.
+    """Brand tables in Delta Lake format, read in place by DuckDB.
 
     Parameters
     ----------
     root : Path
-        Folder of the dataset.
+        Folder of the brand tables.
     quarantine_root : Path
         Folder where rejected rows are kept, one CSV per ingest, with a ``reason`` column.
+    max_future_skew : timedelta
+        Rows stamped later than now plus this are rejected.
+    memory_limit : str
+        DuckDB's memory limit while ingesting (beyond it, work spills to ``<root>/.tmp``).
+    small_file_limit : int
+        After an ingest, a day partition holding more small files than this is compacted.
+    target_file_bytes : int
+        Size compaction aims for.
     """
 
-    def __init__(self, root: Path, quarantine_root: Path, *, max_future_skew: timedelta = timedelta(hours=24)):
+    def __init__(self, root: Path, quarantine_root: Path, *, max_future_skew: timedelta = timedelta(hours=24),
+                 memory_limit: str = "2GB", small_file_limit: int = 16, target_file_bytes: int = 128 << 20):
         self.root = Path(root)
         self.quarantine_root = Path(quarantine_root)
         self.max_future_skew = max_future_skew
+        self.memory_limit = memory_limit
+        self.small_file_limit = small_file_limit
+        self.target_file_bytes = target_file_bytes
         self.root.mkdir(parents=True, exist_ok=True)
 
     def brand_dir(self, brand: str) -> Path:
         return self.root / f"brand={check_brand_name(brand)}"
 
-    def brands(self) -> list[str]:
-        """Brands that have stored events."""
-        return sorted(p.name.split("=", 1)[1] for p in self.root.glob("brand=*")
-                      if p.is_dir() and any(p.glob("*.parquet")))
+    def table(self, brand: str) -> EventTable:
+        return EventTable(self.brand_dir(brand))
 
-    def files(self, brand: str) -> list[Path]:
-        return sorted(self.brand_dir(brand).glob("*.parquet"))
+    def brands(self) -> list[str]:
+        """Brands that have a table of events."""
+        return sorted(p.name.split("=", 1)[1] for p in self.root.glob("brand=*")
+                      if (p / "_delta_log").is_dir())
+
+    def has_events(self, brand: str) -> bool:
+        return (self.brand_dir(brand) / "_delta_log").is_dir()
+
+    def version(self, brand: str) -> int | None:
+        """The brand table's latest version (None: no events were ever stored)."""
+        return self.table(brand).version()
+
+    def files(self, brand: str, *, version: int | None = None, as_of: datetime | None = None,
+              since: datetime | str | None = None, until: datetime | str | None = None) -> list[str]:
+        """The Parquet files of one table version (default latest), pruned to days that can hold
+        ``since <= ts < until``."""
+        dt = self.table(brand).open(version, as_of)
+        if dt is None:
+            if version is not None:
+                raise NotFoundError(f"brand {brand!r} has no version {version} of its events")
+            return []
+        return EventTable.files(dt, since=_day(since), until=_day(until))
 
     # -- reading ----------------------------------------------------------------
     def relation(self, con: duckdb.DuckDBPyConnection, brand: str, *,
-                 since: datetime | str | None = None, until: datetime | str | None = None) -> duckdb.DuckDBPyRelation:
-        """A DuckDB relation over one brand's events, optionally limited to ``since <= ts < until``."""
-        files = self.files(brand)
+                 since: datetime | str | None = None, until: datetime | str | None = None,
+                 version: int | None = None, as_of: datetime | None = None) -> duckdb.DuckDBPyRelation:
+        """A DuckDB relation over one brand's events (``since <= ts < until``) at a table version."""
+        files = self.files(brand, version=version, as_of=as_of, since=since, until=until)
         if files:
-            rel = con.read_parquet([str(f) for f in files], union_by_name=True)
+            missing = [f for f in files[:1] + files[-1:] if not Path(f).exists()]
+            if missing:
+                raise NotFoundError(f"version {version} of brand {brand!r}'s events is no longer readable: "
+                                    "its files were removed by vacuum")
+            rel = con.read_parquet(files, hive_partitioning=False, union_by_name=True)
         else:
             rel = con.from_arrow(empty_events())
         conds = []
@@ -101,104 +148,187 @@ class EventStore:
             conds.append(f"ts < TIMESTAMPTZ '{_iso(until)}'")
         return rel.filter(" AND ".join(conds)) if conds else rel
 
-    def stored_ids(self, con: duckdb.DuckDBPyConnection, brand: str) -> None:
-        """Load the brand's stored event ids into temp table ``_seen`` of ``con``."""
-        files = self.files(brand)
-        con.execute("CREATE OR REPLACE TEMP TABLE _seen (event_id VARCHAR)")
-        if files:
-            con.execute("INSERT INTO _seen SELECT event_id FROM read_parquet($files)", {"files": [str(f) for f in files]})
-
     # -- writing ----------------------------------------------------------------
     @contextmanager
-    def _lock(self, brand: str) -> Iterator[None]:
-        d = self.brand_dir(brand)
-        d.mkdir(parents=True, exist_ok=True)
-        with open(d / ".ingest.lock", "a+") as fh:
+    def lock(self, brand: str) -> Iterator[None]:
+        """The brand's writer lock (check-and-append, deletes, conversion)."""
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"brand={check_brand_name(brand)}.lock", "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _ingest_connection(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
+        con = connect()
+        tmp = self.root / ".tmp" / uuid.uuid4().hex
+        con.execute(f"SET memory_limit = '{self.memory_limit}'")
+        con.execute(f"SET temp_directory = '{tmp}'")
+        con.execute("SET preserve_insertion_order = true")
+        return con, tmp
+
     def ingest(self, brand: str, source, *, progress: Callable[[int], None] | None = None) -> IngestReport:
         """Validate and append a source's rows for ``brand``.
 
-        Good rows are appended in one new file, atomically; rows whose ``event_id``
-        is already stored (or repeats earlier in the same source) are counted as
-        duplicates and skipped; bad rows go to a quarantine CSV with a ``reason``.
+        Good rows are appended as one table version; rows whose ``event_id`` is already stored
+        for their day (or repeats earlier in the same source) are counted as duplicates and
+        skipped; bad rows go to a quarantine CSV with a ``reason``.
         """
         check_brand_name(brand)
         report = IngestReport(brand=brand, source=describe_source(source))
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{stamp}-{uuid.uuid4().hex[:12]}"
-        target = self.brand_dir(brand) / f"{name}.parquet"
-        tmp = target.with_name(f".{name}.parquet.part")
-        qpath = self.quarantine_root / f"brand={brand}" / f"{name}.csv"
-        con = connect()
-        writer: pq.ParquetWriter | None = None
+        qpath = self.quarantine_root / f"brand={brand}" / f"{stamp}-{uuid.uuid4().hex[:12]}.csv"
+        con, tmp = self._ingest_connection()
         try:
-            with self._lock(brand):
-                self.stored_ids(con, brand)
-                for chunk in iter_chunks(source):
-                    if len(chunk) == 0:
-                        continue
-                    checked = validate_events(chunk, brand, max_future_skew=self.max_future_skew)
-                    if len(checked.bad):
-                        self._quarantine(qpath, checked.bad)
-                        report.rejected += len(checked.bad)
-                        for why in checked.bad["reason"]:
-                            report.reasons[why] = report.reasons.get(why, 0) + 1
-                    fresh = self._drop_seen(con, checked.good)
-                    report.duplicates += len(checked.good) - fresh.num_rows
-                    if fresh.num_rows:
-                        if writer is None:
-                            writer = pq.ParquetWriter(tmp, ARROW_SCHEMA, compression="zstd")
-                        writer.write_table(fresh, row_group_size=1_000_000)
-                        report.accepted += fresh.num_rows
-                    if progress:
-                        progress(len(chunk))
-                if writer is not None:
-                    writer.close()
-                    writer = None
-                    os.replace(tmp, target)  # atomic: readers see all of it or nothing
-                    report.data_file = target
+            rel = open_source(con, source)
+            columns = [str(c) for c in rel.columns]
+            try:
+                total = stage(con, rel, brand)
+            except duckdb.Error as exc:
+                raise InvalidInputError(f"cannot read {report.source}: {str(exc).splitlines()[0]}") from exc
+            reason = reason_sql(brand, datetime.now(timezone.utc) + self.max_future_skew)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_checked AS SELECT rowid AS __wb_row, {reason} AS reason, "
+                        f"* FROM {STAGED}")
+            con.execute(f"DROP TABLE {STAGED}")
+            self._quarantine(con, columns, qpath, report)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_good AS SELECT __wb_row, "
+                        f"{good_sql(brand)} FROM __wb_checked WHERE reason IS NULL")
+            con.execute("DROP TABLE __wb_checked")
+            if progress:
+                progress(total)
+            with self.lock(brand):
+                self._append_fresh(con, brand, report)
         finally:
-            if writer is not None:
-                writer.close()
-            tmp.unlink(missing_ok=True)
             con.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        report.duplicates = total - report.accepted - report.rejected
         if report.rejected:
             report.quarantine_path = qpath
             log.warning("ingest %s: %d row(s) rejected, kept in %s", brand, report.rejected, qpath)
-        log.info("ingest %s: %d accepted, %d duplicates, %d rejected",
-                 brand, report.accepted, report.duplicates, report.rejected)
+        log.info("ingest %s: %d accepted, %d duplicates, %d rejected (version %s)",
+                 brand, report.accepted, report.duplicates, report.rejected, report.version)
         return report
 
     @staticmethod
-    def _drop_seen(con: duckdb.DuckDBPyConnection, good: pd.DataFrame) -> pa.Table:
-        """Rows whose event_id is not stored yet (first occurrence wins), and remember them."""
-        table = pa.Table.from_pandas(good, schema=ARROW_SCHEMA, preserve_index=False)
-        table = table.append_column("_pos", pa.array(range(table.num_rows), pa.int64()))
-        con.register("_chunk", table)
-        try:
-            fresh = con.sql("""
-                SELECT * EXCLUDE (_rn, _pos) FROM (
-                    SELECT c.*, row_number() OVER (PARTITION BY c.event_id ORDER BY c._pos) AS _rn
-                    FROM _chunk c ANTI JOIN _seen s ON s.event_id = c.event_id
-                ) WHERE _rn = 1 ORDER BY _pos
-            """).to_arrow_table()
-            con.register("_fresh", fresh)
-            con.execute("INSERT INTO _seen SELECT event_id FROM _fresh")
-            con.unregister("_fresh")
-        finally:
-            con.unregister("_chunk")
-        return fresh.cast(ARROW_SCHEMA)
-
-    @staticmethod
-    def _quarantine(path: Path, bad: pd.DataFrame) -> None:
+    def _quarantine(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path, report: IngestReport) -> None:
+        counts = con.sql("SELECT reason, count(*) FROM __wb_checked WHERE reason IS NOT NULL GROUP BY reason "
+                         "ORDER BY reason").fetchall()
+        report.reasons = {r: int(n) for r, n in counts}
+        report.rejected = sum(report.reasons.values())
+        if not report.rejected:
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = not path.exists()
-        bad.to_csv(path, mode="a", header=header, index=False)
+        cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (c.replace('"', '""') for c in columns))
+        target = str(path).replace("'", "''")
+        con.execute(f"COPY (SELECT {cols}, reason FROM __wb_checked WHERE reason IS NOT NULL ORDER BY __wb_row) "
+                    f"TO '{target}' (HEADER, DELIMITER ',')")
+
+    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport) -> None:
+        """Under the brand's lock: drop rows already stored for their day, append the rest."""
+        table = self.table(brand)
+        days = [d for (d,) in con.sql("SELECT DISTINCT day FROM __wb_good").fetchall()]
+        dt = table.open()
+        stored = EventTable.files(dt, days=days) if dt is not None and days else []
+        if stored:
+            (con.read_parquet(stored, hive_partitioning=False)
+             .project("event_id, CAST(ts AS DATE) AS day").create_view("__wb_stored", replace=True))
+        else:
+            con.execute("CREATE OR REPLACE TEMP VIEW __wb_stored AS SELECT NULL::VARCHAR AS event_id, "
+                        "NULL::DATE AS day WHERE false")
+        fresh = con.sql("""
+            SELECT g.* EXCLUDE (__wb_row) FROM __wb_good g
+            WHERE NOT EXISTS (SELECT 1 FROM __wb_stored s WHERE s.event_id = g.event_id AND s.day = g.day)
+            QUALIFY row_number() OVER (PARTITION BY g.day, g.event_id ORDER BY g.__wb_row) = 1
+            ORDER BY g.ts
+        """)
+        count = fresh.count("*").fetchall()[0][0]
+        if count == 0:
+            return
+        report.version = table.append(fresh.to_arrow_reader(batch_size=1_000_000))
+        report.accepted = count
+        crowded = table.small_file_days([d.isoformat() for d in days], small_bytes=self.target_file_bytes // 4,
+                                        limit=self.small_file_limit)
+        if crowded:
+            out = table.compact(crowded, target_bytes=self.target_file_bytes)
+            log.info("compacted %s day(s) of %s: %s files merged into %s", len(crowded), brand,
+                     out.get("numFilesRemoved"), out.get("numFilesAdded"))
+
+    def version_at(self, brand: str, as_of: datetime | str) -> int:
+        """The version that was the latest at time ``as_of``."""
+        when = pd.Timestamp(as_of)
+        when = when.tz_localize("UTC") if when.tzinfo is None else when
+        dt = self.table(brand).open(as_of=when.to_pydatetime())
+        if dt is None:
+            raise NotFoundError(f"brand {brand!r} has no events")
+        return dt.version()
+
+    # -- upkeep -----------------------------------------------------------------
+    def convert_legacy(self) -> list[dict]:
+        """Convert every brand still in the pre-Delta layout (row counts checked); see :mod:`.legacy`."""
+        from .legacy import convert_brand, legacy_brands
+        return [convert_brand(self, b) for b in legacy_brands(self.root)]
+
+    def compact(self, brand: str) -> dict:
+        """Merge each day partition's small files into files of about ``target_file_bytes``."""
+        out = self.table(brand).compact(None, target_bytes=self.target_file_bytes)
+        return {"brand": brand, "files_removed": int(out.get("numFilesRemoved", 0)),
+                "files_added": int(out.get("numFilesAdded", 0)), "version": self.version(brand)}
+
+    def vacuum(self, brand: str, *, retention: timedelta = timedelta(days=7)) -> list[str]:
+        """Delete data files that no version younger than ``retention`` reads, and files of
+        writers that never committed. Versions older than that can no longer be read."""
+        removed = self.table(brand).vacuum(retention, full=retention >= timedelta(hours=1))
+        log.info("vacuum %s: %d file(s) removed", brand, len(removed))
+        return removed
+
+    def forget_user(self, brand: str, user_id: str) -> dict:
+        """Delete every event and quarantined row of ``user_id``; the deleting version is returned.
+        The user's rows stay in files of earlier versions until :meth:`vacuum` removes them."""
+        if not isinstance(user_id, str) or not user_id.strip():
+            raise InvalidInputError("forget_user needs a non-empty user_id")
+        with self.lock(brand):
+            literal = "'" + user_id.replace("'", "''") + "'"
+            out = self.table(brand).delete(f"user_id = {literal}")
+            quarantined = _forget_in_quarantine(self.quarantine_root / f"brand={brand}", user_id)
+        return {"brand": brand, "events_deleted": int(out.get("num_deleted_rows", 0)),
+                "quarantined_deleted": quarantined, "version": self.version(brand)}
+
+    def history(self, brand: str, limit: int | None = 20) -> pd.DataFrame:
+        """The table's versions, newest first: ``version``, ``timestamp``, ``operation``, ``rows_added``."""
+        rows = []
+        for h in self.table(brand).history(limit):
+            metrics = h.get("operationMetrics") or {}
+            rows.append({"version": h.get("version"), "timestamp": pd.Timestamp(h.get("timestamp"), unit="ms", tz="UTC"),
+                         "operation": h.get("operation"),
+                         "rows_added": metrics.get("num_added_rows", metrics.get("numOutputRows"))})
+        return pd.DataFrame(rows, columns=["version", "timestamp", "operation", "rows_added"])
+
+
+def _forget_in_quarantine(folder: Path, user_id: str) -> int:
+    """Rewrite quarantine CSVs without ``user_id``'s rows; returns how many rows were removed."""
+    removed = 0
+    for path in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "user_id" not in frame.columns:
+            continue
+        keep = frame["user_id"].str.strip() != user_id
+        if keep.all():
+            continue
+        removed += int((~keep).sum())
+        tmp = path.with_suffix(".csv.part")
+        frame[keep].to_csv(tmp, index=False)
+        tmp.replace(path)
+    return removed
+
+
+def _day(value: datetime | str | None) -> date | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.date()
 
 
 def _iso(value: datetime | str) -> str:

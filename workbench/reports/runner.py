@@ -32,7 +32,7 @@ REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction
            "kpi": "kpi_digest.ipynb"}
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # Parameters the runner fills in itself, so that the notebook opens the same workspace.
-_WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path")
+_WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path", "data_version")
 
 
 def _context(ctx_or_scope):
@@ -55,6 +55,7 @@ class ReportRun:
     notebook_path: Path | None
     duration_seconds: float
     error: str | None = None
+    data_version: int | None = None  # the event table version the notebook read
 
 
 def available_reports(notebooks: Path) -> dict[str, Path]:
@@ -112,9 +113,10 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
 
 
 def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, raise_on_failure: bool = True,
-               _owner: int | None = None) -> ReportRun:
+               version: int | None = None, _owner: int | None = None) -> ReportRun:
     """Execute report ``name`` for the brand (``ctx``) with ``parameters`` (the others keep
-    their defaults); the run is owned by the acting user.
+    their defaults); the run is owned by the acting user. The notebook reads one event table
+    version (``version``, or the latest when it starts), recorded with the run.
 
     Raises
     ------
@@ -139,7 +141,9 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     for key, value in list(params.items()):  # "revenue,purchases" for a list parameter is two items
         if declared[key]["type"] == "list" and isinstance(value, str):
             params[key] = [v.strip() for v in value.split(",") if v.strip()]
-    params.update(brand=ctx.brand, home=str(settings.home.resolve()), events_path=str(settings.resolved_events_path))
+    pinned = ctx.at(version) if version is not None else ctx.pinned()
+    params.update(brand=ctx.brand, home=str(settings.home.resolve()), events_path=str(settings.resolved_events_path),
+                  data_version=pinned.version)
     if settings.database_url:
         params["database_url"] = settings.database_url
     out_dir = settings.resolved_reports_path / ctx.brand
@@ -147,10 +151,10 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     nb_path = out_dir / f"{name}-{stamp}.ipynb"
     html_path = out_dir / f"{name}-{stamp}.html"
-    shown = {k: v for k, v in params.items() if k not in ("home", "database_url", "events_path")}
+    shown = {k: v for k, v in params.items() if k not in ("home", "database_url", "events_path", "data_version")}
     with ctx.db.session(write=True) as s:
         owner = _owner if _owner is not None else ctx.actor.user_id
-        report_id = rrepo.start(s, ctx.brand_id, name, shown, owner).id
+        report_id = rrepo.start(s, ctx.brand_id, name, shown, owner, pinned.version).id
     started = time.perf_counter()
     error = None
     try:
@@ -170,7 +174,8 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
                      html_path=str(html_path) if html_path.exists() else None)
     run = ReportRun(id=report_id, name=name, brand=ctx.brand, status=status.value, parameters=shown,
                     html_path=html_path if html_path.exists() else None,
-                    notebook_path=nb_path if nb_path.exists() else None, duration_seconds=duration, error=error)
+                    notebook_path=nb_path if nb_path.exists() else None, duration_seconds=duration, error=error,
+                    data_version=pinned.version)
     if error and raise_on_failure:
         raise ReportFailedError(f"report {name!r} for {ctx.brand!r} failed (run {report_id}, partial notebook "
                                 f"{run.notebook_path}): {error}")

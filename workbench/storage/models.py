@@ -116,6 +116,7 @@ class AnalysisResult(Base):
     definition_id: Mapped[int | None] = mapped_column()
     parameters: Mapped[dict] = mapped_column(default=dict)
     result: Mapped[list] = mapped_column(default=list)  # records of the result frame
+    data_version: Mapped[int | None] = mapped_column()  # event table version it was computed on
     calculated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -131,6 +132,7 @@ class Prediction(Base):
     settings: Mapped[dict] = mapped_column(default=dict)
     forecast: Mapped[list] = mapped_column(default=list)
     scores: Mapped[dict] = mapped_column(default=dict)
+    data_version: Mapped[int | None] = mapped_column()  # event table version it was computed on
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -288,6 +290,7 @@ class Report(Base):
     html_path: Mapped[str | None] = mapped_column(sa.Text)
     notebook_path: Mapped[str | None] = mapped_column(sa.Text)
     duration_seconds: Mapped[float | None] = mapped_column()
+    data_version: Mapped[int | None] = mapped_column()  # event table version it was rendered on
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
@@ -304,7 +307,8 @@ class IngestRecord(Base):
     duplicates: Mapped[int] = mapped_column()
     rejected: Mapped[int] = mapped_column()
     quarantine_path: Mapped[str | None] = mapped_column(sa.Text)
-    data_file: Mapped[str | None] = mapped_column(sa.Text)
+    data_file: Mapped[str | None] = mapped_column(sa.Text)  # before 0005: the Parquet file written
+    table_version: Mapped[int | None] = mapped_column()  # the event table version the ingest made
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

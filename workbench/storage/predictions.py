@@ -12,9 +12,10 @@ __all__ = ["add", "listed", "set_owner"]
 
 
 def add(session: Session, brand_id: int, *, metric: str, segment_id: int | None, horizon: int, settings: dict,
-        forecast: list[dict], scores: dict, created_by: int | None) -> Prediction:
+        forecast: list[dict], scores: dict, created_by: int | None, data_version: int | None = None) -> Prediction:
     row = Prediction(brand_id=brand_id, metric=metric, segment_id=segment_id, horizon=horizon, settings=settings,
-                     forecast=forecast, scores=scores, created_by=created_by, created_at=utcnow())
+                     forecast=forecast, scores=scores, created_by=created_by, created_at=utcnow(),
+                     data_version=data_version)
     session.add(row)
     session.flush()
     return row

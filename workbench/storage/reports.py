@@ -13,9 +13,10 @@ from .resources import visible
 __all__ = ["start", "finish", "listed"]
 
 
-def start(session: Session, brand_id: int, name: str, parameters: dict, created_by: int | None) -> Report:
+def start(session: Session, brand_id: int, name: str, parameters: dict, created_by: int | None,
+          data_version: int | None = None) -> Report:
     row = Report(brand_id=brand_id, name=name, parameters=parameters, status=ReportStatus.RUNNING,
-                 created_by=created_by, started_at=utcnow())
+                 created_by=created_by, started_at=utcnow(), data_version=data_version)
     session.add(row)
     session.flush()
     return row

@@ -129,9 +129,10 @@ class ResultRepository:
     def __init__(self, session: Session, brand_id: int):
         self.session, self.brand_id = session, brand_id
 
-    def add(self, kind: str, definition_id: int | None, parameters: dict, records: list[dict]) -> AnalysisResult:
+    def add(self, kind: str, definition_id: int | None, parameters: dict, records: list[dict], *,
+            data_version: int | None = None) -> AnalysisResult:
         row = AnalysisResult(brand_id=self.brand_id, kind=kind, definition_id=definition_id,
-                             parameters=parameters, result=records)
+                             parameters=parameters, result=records, data_version=data_version)
         self.session.add(row)
         self.session.flush()
         return row
@@ -155,7 +156,7 @@ def record_ingest(session: Session, brand_id: int, report) -> IngestRecord:
     row = IngestRecord(brand_id=brand_id, source=report.source, accepted=report.accepted,
                        duplicates=report.duplicates, rejected=report.rejected,
                        quarantine_path=str(report.quarantine_path) if report.quarantine_path else None,
-                       data_file=str(report.data_file) if report.data_file else None)
+                       table_version=report.version)
     session.add(row)
     session.flush()
     return row

@@ -1,0 +1,156 @@
+"""One brand's events as a Delta Lake table (delta-rs), partitioned by UTC day.
+
+Delta gives what the store needs without home-made bookkeeping: a commit log that makes every
+append, compaction and deletion one atomic version (readers in other processes see whole versions
+only), optimistic concurrency between writers, time travel to any version whose files have not
+been vacuumed, and files any engine can read (Spark, DuckDB, Polars). Data files are plain Parquet
+under ``day=YYYY-MM-DD/`` folders; the partition column ``day`` lives in the folder name only, so
+reading a version's files directly (as DuckDB does) gives exactly the event columns.
+
+The table never uses deletion vectors or column mapping: a version is exactly its list of files.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Iterable
+
+import pyarrow as pa
+from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from ..errors import NotFoundError
+from .schema import ARROW_SCHEMA
+
+__all__ = ["EventTable", "PARTITION", "TABLE_SCHEMA"]
+
+log = logging.getLogger(__name__)
+
+PARTITION = "day"
+TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [pa.field(PARTITION, pa.date32())])
+_WRITER = WriterProperties(compression="ZSTD", max_row_group_size=1_000_000)
+_CONFIG = {"delta.logRetentionDuration": "interval 3650 days", "delta.checkpointInterval": "50"}
+
+
+def _day_list(days: Iterable[date | str]) -> list[str]:
+    return sorted({d if isinstance(d, str) else d.isoformat() for d in days})
+
+
+class EventTable:
+    """The Delta table of one brand at ``path`` (which may not exist yet)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return (self.path / "_delta_log").is_dir() and DeltaTable.is_deltatable(str(self.path))
+
+    def open(self, version: int | None = None, as_of: datetime | None = None) -> DeltaTable | None:
+        """The table at ``version`` (or at the time ``as_of``; default: latest); None if none exists."""
+        if not (self.path / "_delta_log").is_dir():
+            return None
+        try:
+            dt = DeltaTable(str(self.path))
+            if version is not None:
+                if version < 0 or version > dt.version():
+                    raise NotFoundError(f"no version {version} of these events: versions are 0 to {dt.version()}")
+                dt.load_as_version(version)
+            elif as_of is not None:
+                dt.load_as_version(as_of)
+            return dt
+        except TableNotFoundError:
+            return None
+
+    def version(self) -> int | None:
+        dt = self.open()
+        return None if dt is None else dt.version()
+
+    @staticmethod
+    def files(dt: DeltaTable, days: Iterable[date | str] | None = None,
+              since: date | None = None, until: date | None = None) -> list[str]:
+        """Data files of a table version, pruned to some days or to ``since <= day <= until``."""
+        filters = []
+        if days is not None:
+            wanted = _day_list(days)
+            if not wanted:
+                return []
+            filters.append((PARTITION, "in", wanted))
+        if since is not None:
+            filters.append((PARTITION, ">=", since.isoformat()))
+        if until is not None:
+            filters.append((PARTITION, "<=", until.isoformat()))
+        return [_local(u) for u in dt.file_uris(file_pruning_predicate=filters or None)]
+
+    def append(self, data: pa.RecordBatchReader) -> int:
+        """Append batches (the event columns plus ``day``) as one commit; returns the new version."""
+        data = pa.RecordBatchReader.from_batches(TABLE_SCHEMA, (b.cast(TABLE_SCHEMA) for b in data))
+        write_deltalake(str(self.path), data, mode="append", partition_by=[PARTITION],
+                        writer_properties=_WRITER, configuration=_CONFIG)
+        return DeltaTable(str(self.path)).version()
+
+    def small_file_days(self, days: Iterable[str], *, small_bytes: int, limit: int) -> list[str]:
+        """Of ``days``, those whose partition holds more than ``limit`` files under ``small_bytes``."""
+        dt = self.open()
+        if dt is None:
+            return []
+        actions = dt.get_add_actions(flatten=True)
+        actions = pa.table(actions) if not isinstance(actions, pa.Table) else actions
+        sizes = actions.column("size_bytes").to_pylist()
+        parts = actions.column(f"partition.{PARTITION}").to_pylist()
+        wanted, counts = set(_day_list(days)), {}
+        for day, size in zip(parts, sizes):
+            key = day if isinstance(day, str) else day.isoformat()
+            if key in wanted and size < small_bytes:
+                counts[key] = counts.get(key, 0) + 1
+        return sorted(d for d, n in counts.items() if n > limit)
+
+    def compact(self, days: Iterable[str] | None = None, *, target_bytes: int) -> dict:
+        """Merge small files (of some days, or all); one commit; retried once on a write conflict."""
+        dt = self.open()
+        if dt is None:
+            return {"numFilesAdded": 0, "numFilesRemoved": 0}
+        filters = None if days is None else [(PARTITION, "in", _day_list(days))]
+        for attempt in range(3):
+            try:
+                return dt.optimize.compact(partition_filters=filters, target_size=target_bytes,
+                                           writer_properties=_WRITER)
+            except CommitFailedError:
+                if attempt == 2:
+                    raise
+                log.info("compaction of %s met a concurrent commit; retrying", self.path)
+                time.sleep(0.1 * (attempt + 1))
+                dt = self.open()
+        raise AssertionError("unreachable")
+
+    def delete(self, predicate: str) -> dict:
+        """Delete matching rows (files rewritten without them); one commit, retried on conflict."""
+        for attempt in range(3):
+            dt = self.open()
+            if dt is None:
+                return {"num_deleted_rows": 0}
+            try:
+                return dt.delete(predicate, writer_properties=_WRITER)
+            except CommitFailedError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def vacuum(self, retention: timedelta, *, full: bool = False) -> list[str]:
+        """Delete files no version newer than ``retention`` needs (``full``: also unreferenced files
+        older than it, such as those of a killed writer)."""
+        dt = self.open()
+        if dt is None:
+            return []
+        return dt.vacuum(retention_hours=int(retention.total_seconds() // 3600), dry_run=False,
+                         enforce_retention_duration=False, full=full)
+
+    def history(self, limit: int | None = None) -> list[dict]:
+        dt = self.open()
+        return [] if dt is None else dt.history(limit)
+
+
+def _local(uri: str) -> str:
+    return uri[len("file://"):] if uri.startswith("file://") else uri

@@ -1,0 +1,213 @@
+"""Validation and normalisation of raw event rows, as DuckDB SQL over the whole batch.
+
+Every input row ends up either normalised (the good rows) or, with its original values as text and
+a ``reason``, in the quarantine. The rules and their reasons, in the order reasons are joined
+("; ") when a row breaks several:
+
+- ``missing user_id`` / ``missing event`` / ``missing ts``: blank or absent value (surrounding
+  spaces are trimmed from every text value);
+- ``unparseable ts``: not a timestamp. Accepted: ISO 8601 with or without an offset (naive values
+  are UTC), a date alone (midnight UTC), Unix epoch seconds (9-10 digits, or any number in a numeric
+  column) or milliseconds (12-13 digits, or a number of magnitude >= 1e11), and, for text DuckDB
+  does not read, whatever pandas' ``format="mixed"`` reads (only those rows go through pandas);
+- ``ts is in the future``: later than now plus the store's allowed clock skew;
+- ``revenue is not a finite number``: present but not a number, or infinite/NaN (blank is null);
+- ``brand does not match the ingest brand 'x'``: a ``brand`` column naming another brand (rows
+  are never re-assigned);
+- ``properties is not valid JSON`` / ``properties is not a JSON object`` / ``properties holds a
+  non-finite number``.
+
+Columns beyond the event columns are folded into ``properties`` (null values left out; a key given
+in ``properties`` itself wins). Properties are stored as compact JSON with top-level keys sorted,
+so that the same object is the same text whatever order a source wrote its keys in. A row without
+``event_id`` gets the MD5 of its brand, user, event, timestamp (microseconds), revenue and
+properties: re-ingesting an identical row is recognised as a duplicate.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from ..errors import InvalidInputError
+from .schema import EVENT_COLUMNS
+
+__all__ = ["stage", "reason_sql", "good_sql", "canonical_sql", "STAGED", "REQUIRED"]
+
+REQUIRED = ("user_id", "event", "ts")
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+            "UBIGINT", "FLOAT", "DOUBLE")
+_TEXT = ("VARCHAR", "JSON")
+STAGED = "__wb_staged"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _blank_text(col: str) -> str:
+    return f"NULLIF(trim(CAST({_q(col)} AS VARCHAR)), '')"
+
+
+def _ts_expr(col: str, dtype: str) -> str:
+    c = _q(col)
+    if dtype.startswith("TIMESTAMP") or dtype == "DATE":
+        return f"CAST({c} AS TIMESTAMPTZ)"
+    if dtype.startswith("DECIMAL") or dtype in _NUMERIC:
+        v = f"CAST({c} AS DOUBLE)"
+        return (f"CASE WHEN isfinite({v}) THEN to_timestamp(CASE WHEN abs({v}) >= 1e11 THEN {v} / 1000 "
+                f"ELSE {v} END) END")
+    t = f"trim(CAST({c} AS VARCHAR))"
+    return (f"CASE WHEN regexp_full_match({t}, '-?[0-9]{{9,10}}(\\.[0-9]+)?') THEN to_timestamp(CAST({t} AS DOUBLE)) "
+            f"WHEN regexp_full_match({t}, '-?[0-9]{{12,13}}') THEN to_timestamp(CAST({t} AS DOUBLE) / 1000) "
+            f"ELSE TRY_CAST({t} AS TIMESTAMPTZ) END")
+
+
+def _revenue_exprs(col: str | None, dtype: str | None) -> tuple[str, str]:
+    """(value, is-bad) expressions."""
+    if col is None:
+        return "CAST(NULL AS DOUBLE)", "false"
+    c = _q(col)
+    if dtype.startswith("DECIMAL") or dtype in _NUMERIC:
+        v = f"CAST({c} AS DOUBLE)"
+        return v, f"coalesce(NOT isfinite({v}), false)"
+    t = _blank_text(col)
+    v = f"TRY_CAST({t} AS DOUBLE)"
+    return v, f"({t} IS NOT NULL AND (({v}) IS NULL OR NOT isfinite({v})))"
+
+
+def _canonical(j: str) -> str:
+    """Compact JSON with sorted top-level keys, for a JSON object expression."""
+    return f"to_json(map_from_entries(list_sort(map_entries(CAST(CAST({j} AS JSON) AS MAP(VARCHAR, JSON))))))::VARCHAR"
+
+
+def canonical_sql(col: str) -> str:
+    """Canonical text (see the module) of a column holding JSON object text or NULL."""
+    return f"CASE WHEN {_q(col)} IS NOT NULL THEN {_canonical(_q(col))} END"
+
+
+def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple[str, str]:
+    """(canonical properties text or NULL, error reason or NULL) expressions."""
+    if col is None:
+        p, err = "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+    elif dtype in _TEXT:
+        p = _blank_text(col)
+        err = (f"CASE WHEN {p} IS NULL THEN NULL WHEN NOT json_valid({p}) THEN 'properties is not valid JSON' "
+               f"WHEN json_type({p}) <> 'OBJECT' THEN 'properties is not a JSON object' END")
+    elif dtype.startswith(("STRUCT", "MAP")):
+        p, err = f"CAST(to_json({_q(col)}) AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+    else:
+        p = f"CAST(NULL AS VARCHAR)"
+        err = f"CASE WHEN {_q(col)} IS NOT NULL THEN 'properties is not a JSON object' END"
+    if extras:
+        pairs = ", ".join(f"{_lit(e)}, {_q(e)}" for e in extras)
+        ex = f"json_merge_patch('{{}}', json_object({pairs}))"  # merge-patch drops null values
+        merged = (f"CASE WHEN {p} IS NULL THEN NULLIF({ex}, '{{}}') "
+                  f"ELSE json_merge_patch({p}, json_merge_patch({ex}, {p})) END")
+    else:
+        merged = p
+    value = f"CASE WHEN ({err}) IS NULL AND ({merged}) IS NOT NULL THEN {_canonical(merged)} END"
+    return value, err
+
+
+def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str) -> int:
+    """Validate ``rel`` into temp table ``__wb_staged`` of ``con``; returns its row count.
+
+    The table keeps the source's columns, in the source's order (``rowid`` is the row's position),
+    plus ``__wb_*`` columns: the normalised values and the reason parts.
+    """
+    names = [str(c) for c in rel.columns]
+    types = {str(c): str(t).upper() for c, t in zip(rel.columns, rel.types)}
+    missing = [c for c in REQUIRED if c not in types]
+    if missing:
+        raise InvalidInputError(f"event source lacks required column(s) {missing}; it has {names}")
+    clash = [c for c in names if c.startswith("__wb_")]
+    if clash:
+        raise InvalidInputError(f"event source columns may not start with '__wb_': {clash}")
+    extras = [c for c in names if c not in EVENT_COLUMNS]
+    rev, rev_bad = _revenue_exprs("revenue" if "revenue" in types else None, types.get("revenue"))
+    props, props_err = _props_exprs("properties" if "properties" in types else None, types.get("properties"),
+                                    extras)
+    ts_text = f"{_blank_text('ts')}"
+    brand_bad = (f"({_q('brand')} IS NOT NULL AND CAST({_q('brand')} AS VARCHAR) <> {_lit(brand)})"
+                 if "brand" in types else "false")
+    eid = _blank_text("event_id") if "event_id" in types else "CAST(NULL AS VARCHAR)"
+    rel.create_view("__wb_source", replace=True)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {STAGED} AS
+        SELECT *, {_blank_text('user_id')} AS __wb_user, {_blank_text('event')} AS __wb_event,
+               {ts_text} IS NULL AS __wb_ts_blank, {_ts_expr('ts', types['ts'])} AS __wb_ts,
+               {rev} AS __wb_revenue, {rev_bad} AS __wb_revenue_bad, {brand_bad} AS __wb_brand_bad,
+               {props} AS __wb_props, {props_err} AS __wb_props_err, {eid} AS __wb_event_id
+        FROM __wb_source
+    """)
+    con.execute("DROP VIEW __wb_source")
+    _fallback_ts(con)
+    _fallback_props(con)
+    return con.sql(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0]
+
+
+def _fallback_ts(con: duckdb.DuckDBPyConnection) -> None:
+    """Timestamps DuckDB did not read, read by pandas (only those rows)."""
+    todo = con.sql(f"SELECT rowid AS r, trim(CAST(ts AS VARCHAR)) AS t FROM {STAGED} "
+                   f"WHERE __wb_ts IS NULL AND NOT __wb_ts_blank").df()
+    if todo.empty:
+        return
+    parsed = pd.to_datetime(todo["t"], utc=True, errors="coerce", format="mixed")
+    todo = todo.assign(ts=parsed)[parsed.notna()][["r", "ts"]]
+    if len(todo):
+        con.register("__wb_fix", todo)
+        con.execute(f"UPDATE {STAGED} SET __wb_ts = f.ts FROM __wb_fix f WHERE {STAGED}.rowid = f.r")
+        con.unregister("__wb_fix")
+
+
+def _fallback_props(con: duckdb.DuckDBPyConnection) -> None:
+    """Properties that mention NaN or Infinity are checked by Python's strict JSON (rare rows)."""
+    todo = con.sql(f"SELECT rowid AS r, __wb_props AS p FROM {STAGED} WHERE __wb_props_err IS NULL "
+                   f"AND regexp_matches(__wb_props, '(?i)(nan|infinity)')").fetchall()
+    fixes = []
+    for r, p in todo:
+        try:
+            json.dumps(json.loads(p), allow_nan=False)
+        except ValueError:
+            fixes.append((r, "properties holds a non-finite number"))
+    if fixes:
+        con.register("__wb_fix", pd.DataFrame(fixes, columns=["r", "err"]))
+        con.execute(f"UPDATE {STAGED} SET __wb_props_err = f.err, __wb_props = NULL FROM __wb_fix f "
+                    f"WHERE {STAGED}.rowid = f.r")
+        con.unregister("__wb_fix")
+
+
+def reason_sql(brand: str, latest: datetime) -> str:
+    """The reason expression over ``__wb_staged`` (NULL for a good row); rows stamped after
+    ``latest`` are in the future."""
+    ts = pd.Timestamp(latest)
+    limit = _lit((ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")).isoformat())
+    return f"""NULLIF(concat_ws('; ',
+        CASE WHEN __wb_user IS NULL THEN 'missing user_id' END,
+        CASE WHEN __wb_event IS NULL THEN 'missing event' END,
+        CASE WHEN __wb_ts_blank THEN 'missing ts' WHEN __wb_ts IS NULL THEN 'unparseable ts'
+             WHEN __wb_ts > TIMESTAMPTZ {limit} THEN 'ts is in the future' END,
+        CASE WHEN __wb_revenue_bad THEN 'revenue is not a finite number' END,
+        CASE WHEN __wb_brand_bad THEN {_lit(f"brand does not match the ingest brand {brand!r}")} END,
+        __wb_props_err), '')"""
+
+
+def good_sql(brand: str) -> str:
+    """The normalised event columns (plus the partition column ``day``) over ``__wb_staged``."""
+    return GOOD_SQL.format(brand=_lit(brand))
+
+
+GOOD_SQL = """
+    coalesce(__wb_event_id, md5(concat_ws(chr(31), {brand}, __wb_user, __wb_event, CAST(epoch_us(__wb_ts) AS VARCHAR),
+                                          coalesce(CAST(__wb_revenue AS VARCHAR), ''), coalesce(__wb_props, ''))))
+        AS event_id,
+    {brand} AS brand, __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_revenue AS revenue,
+    __wb_props AS properties, CAST(__wb_ts AS DATE) AS day
+"""
