@@ -189,17 +189,11 @@ class EventStore:
             except duckdb.Error as exc:
                 raise InvalidInputError(f"cannot read {report.source}: {str(exc).splitlines()[0]}") from exc
             reason = reason_sql(brand, datetime.now(timezone.utc) + self.max_future_skew)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_checked AS SELECT rowid AS __wb_row, {reason} AS reason, "
-                        f"* FROM {STAGED}")
-            con.execute(f"DROP TABLE {STAGED}")
-            self._quarantine(con, columns, qpath, report)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_good AS SELECT __wb_row, "
-                        f"{good_sql(brand)} FROM __wb_checked WHERE reason IS NULL")
-            con.execute("DROP TABLE __wb_checked")
+            self._quarantine(con, columns, qpath, report, reason)
             if progress:
                 progress(total)
             with self.lock(brand):
-                self._append_fresh(con, brand, report)
+                self._append_fresh(con, brand, report, reason)
         finally:
             con.close()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -212,9 +206,10 @@ class EventStore:
         return report
 
     @staticmethod
-    def _quarantine(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path, report: IngestReport) -> None:
-        counts = con.sql("SELECT reason, count(*) FROM __wb_checked WHERE reason IS NOT NULL GROUP BY reason "
-                         "ORDER BY reason").fetchall()
+    def _quarantine(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path, report: IngestReport,
+                    reason: str) -> None:
+        counts = con.sql(f"SELECT reason, count(*) FROM (SELECT {reason} AS reason FROM {STAGED}) "
+                         "WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason").fetchall()
         report.reasons = {r: int(n) for r, n in counts}
         report.rejected = sum(report.reasons.values())
         if not report.rejected:
@@ -222,32 +217,40 @@ class EventStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (c.replace('"', '""') for c in columns))
         target = str(path).replace("'", "''")
-        con.execute(f"COPY (SELECT {cols}, reason FROM __wb_checked WHERE reason IS NOT NULL ORDER BY __wb_row) "
-                    f"TO '{target}' (HEADER, DELIMITER ',')")
+        con.execute(f"COPY (SELECT {cols}, {reason} AS reason FROM {STAGED} WHERE {reason} IS NOT NULL "
+                    f"ORDER BY rowid) TO '{target}' (HEADER, DELIMITER ',')")
 
-    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport) -> None:
+    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport, reason: str) -> None:
         """Under the brand's lock: drop rows already stored for their day, append the rest."""
         table = self.table(brand)
-        days = [d for (d,) in con.sql("SELECT DISTINCT day FROM __wb_good").fetchall()]
+        days = [d for (d,) in con.sql(f"SELECT DISTINCT CAST(__wb_ts AS DATE) FROM {STAGED} "
+                                      f"WHERE {reason} IS NULL").fetchall()]
+        if not days:
+            return
         dt = table.open()
-        stored = EventTable.files(dt, days=days) if dt is not None and days else []
+        stored = EventTable.files(dt, days=days) if dt is not None else []
         if stored:
             (con.read_parquet(stored, hive_partitioning=False)
              .project("event_id, CAST(ts AS DATE) AS day").create_view("__wb_stored", replace=True))
         else:
             con.execute("CREATE OR REPLACE TEMP VIEW __wb_stored AS SELECT NULL::VARCHAR AS event_id, "
                         "NULL::DATE AS day WHERE false")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW __wb_good AS SELECT rowid AS __wb_row, {good_sql(brand)} "
+                    f"FROM {STAGED} WHERE {reason} IS NULL")
+        # repeats within the batch: an aggregate finds the (usually no) repeated keys and their first row
+        con.execute("CREATE OR REPLACE TEMP TABLE __wb_repeats AS SELECT day, event_id, min(__wb_row) AS first_row "
+                    "FROM __wb_good GROUP BY day, event_id HAVING count(*) > 1")
         fresh = con.sql("""
             SELECT g.* EXCLUDE (__wb_row) FROM __wb_good g
             WHERE NOT EXISTS (SELECT 1 FROM __wb_stored s WHERE s.event_id = g.event_id AND s.day = g.day)
-            QUALIFY row_number() OVER (PARTITION BY g.day, g.event_id ORDER BY g.__wb_row) = 1
-            ORDER BY g.ts
+              AND NOT EXISTS (SELECT 1 FROM __wb_repeats r
+                              WHERE r.event_id = g.event_id AND r.day = g.day AND r.first_row <> g.__wb_row)
         """)
-        count = fresh.count("*").fetchall()[0][0]
-        if count == 0:
+        counted = _Counted(fresh.to_arrow_reader(batch_size=1_000_000))
+        if counted.empty:
             return
-        report.version = table.append(fresh.to_arrow_reader(batch_size=1_000_000))
-        report.accepted = count
+        report.version = table.append(counted.reader())
+        report.accepted = counted.rows
         crowded = table.small_file_days([d.isoformat() for d in days], small_bytes=self.target_file_bytes // 4,
                                         limit=self.small_file_limit)
         if crowded:
@@ -304,6 +307,29 @@ class EventStore:
                          "operation": h.get("operation"),
                          "rows_added": metrics.get("num_added_rows", metrics.get("numOutputRows"))})
         return pd.DataFrame(rows, columns=["version", "timestamp", "operation", "rows_added"])
+
+
+class _Counted:
+    """A record-batch stream that counts its rows as they pass (and knows whether it is empty)."""
+
+    def __init__(self, reader):
+        self._source, self.rows = reader, 0
+        self._first = next((b for b in reader if b.num_rows), None)
+
+    @property
+    def empty(self) -> bool:
+        return self._first is None
+
+    def _batches(self):
+        self.rows += self._first.num_rows
+        yield self._first
+        for batch in self._source:
+            self.rows += batch.num_rows
+            yield batch
+
+    def reader(self):
+        import pyarrow as pa
+        return pa.RecordBatchReader.from_batches(self._source.schema, self._batches())
 
 
 def _forget_in_quarantine(folder: Path, user_id: str) -> int:

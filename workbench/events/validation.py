@@ -63,10 +63,11 @@ def _ts_expr(col: str, dtype: str) -> str:
         v = f"CAST({c} AS DOUBLE)"
         return (f"CASE WHEN isfinite({v}) THEN to_timestamp(CASE WHEN abs({v}) >= 1e11 THEN {v} / 1000 "
                 f"ELSE {v} END) END")
-    t = f"trim(CAST({c} AS VARCHAR))"
-    return (f"CASE WHEN regexp_full_match({t}, '-?[0-9]{{9,10}}(\\.[0-9]+)?') THEN to_timestamp(CAST({t} AS DOUBLE)) "
-            f"WHEN regexp_full_match({t}, '-?[0-9]{{12,13}}') THEN to_timestamp(CAST({t} AS DOUBLE) / 1000) "
-            f"ELSE TRY_CAST({t} AS TIMESTAMPTZ) END")
+    t = "__wb_ts_text"  # trimmed text, computed once in the inner query of stage()
+    # DuckDB's own reading first; only what it refuses is tried as epoch digits (CASE is lazy)
+    return (f"CASE WHEN __wb_ts_cast IS NOT NULL THEN __wb_ts_cast "
+            f"WHEN regexp_full_match({t}, '-?[0-9]{{9,10}}(\\.[0-9]+)?') THEN to_timestamp(CAST({t} AS DOUBLE)) "
+            f"WHEN regexp_full_match({t}, '-?[0-9]{{12,13}}') THEN to_timestamp(CAST({t} AS DOUBLE) / 1000) END")
 
 
 def _revenue_exprs(col: str | None, dtype: str | None) -> tuple[str, str]:
@@ -97,7 +98,7 @@ def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple
     if col is None:
         p, err = "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
     elif dtype in _TEXT:
-        p = _blank_text(col)
+        p = "__wb_props_text"  # trimmed text, computed once in the inner query of stage()
         err = (f"CASE WHEN {p} IS NULL THEN NULL WHEN NOT json_valid({p}) THEN 'properties is not valid JSON' "
                f"WHEN json_type({p}) <> 'OBJECT' THEN 'properties is not a JSON object' END")
     elif dtype.startswith(("STRUCT", "MAP")):
@@ -108,12 +109,16 @@ def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple
     if extras:
         pairs = ", ".join(f"{_lit(e)}, {_q(e)}" for e in extras)
         ex = f"json_merge_patch('{{}}', json_object({pairs}))"  # merge-patch drops null values
+        # props win over extras; merge-patch would drop a null-valued key of props, so the
+        # (rare) properties that mention null take the two-step merge that keeps them
         merged = (f"CASE WHEN {p} IS NULL THEN NULLIF({ex}, '{{}}') "
-                  f"ELSE json_merge_patch({p}, json_merge_patch({ex}, {p})) END")
+                  f"WHEN contains({p}, 'null') THEN json_merge_patch({p}, json_merge_patch({ex}, {p})) "
+                  f"ELSE json_merge_patch({ex}, {p}) END")
     else:
         merged = p
-    value = f"CASE WHEN ({err}) IS NULL AND ({merged}) IS NOT NULL THEN {_canonical(merged)} END"
-    return value, err
+    if col is not None and dtype in _TEXT and not extras:
+        merged = f"CAST(json({p}) AS VARCHAR)"  # compact
+    return merged, err
 
 
 def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str) -> int:
@@ -138,14 +143,20 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     brand_bad = (f"({_q('brand')} IS NOT NULL AND CAST({_q('brand')} AS VARCHAR) <> {_lit(brand)})"
                  if "brand" in types else "false")
     eid = _blank_text("event_id") if "event_id" in types else "CAST(NULL AS VARCHAR)"
+    inner = [f"{ts_text} AS __wb_ts_text", f"TRY_CAST({ts_text} AS TIMESTAMPTZ) AS __wb_ts_cast"]
+    if types.get("properties") in _TEXT:
+        inner.append(f"{_blank_text('properties')} AS __wb_props_text")
     rel.create_view("__wb_source", replace=True)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {STAGED} AS
-        SELECT *, {_blank_text('user_id')} AS __wb_user, {_blank_text('event')} AS __wb_event,
-               {ts_text} IS NULL AS __wb_ts_blank, {_ts_expr('ts', types['ts'])} AS __wb_ts,
-               {rev} AS __wb_revenue, {rev_bad} AS __wb_revenue_bad, {brand_bad} AS __wb_brand_bad,
-               {props} AS __wb_props, {props_err} AS __wb_props_err, {eid} AS __wb_event_id
-        FROM __wb_source
+        SELECT * EXCLUDE (__wb_ts_text, __wb_ts_cast, __wb_props_merged{', __wb_props_text' if len(inner) > 2 else ''}),
+               CASE WHEN __wb_props_err IS NULL THEN __wb_props_merged END AS __wb_props
+        FROM (
+            SELECT *, {_blank_text('user_id')} AS __wb_user, {_blank_text('event')} AS __wb_event,
+                   __wb_ts_text IS NULL AS __wb_ts_blank, {_ts_expr('ts', types['ts'])} AS __wb_ts,
+                   {rev} AS __wb_revenue, {rev_bad} AS __wb_revenue_bad, {brand_bad} AS __wb_brand_bad,
+                   {props_err} AS __wb_props_err, {props} AS __wb_props_merged, {eid} AS __wb_event_id
+            FROM (SELECT *, {', '.join(inner)} FROM __wb_source))
     """)
     con.execute("DROP VIEW __wb_source")
     _fallback_ts(con)
@@ -201,13 +212,15 @@ def reason_sql(brand: str, latest: datetime) -> str:
 
 def good_sql(brand: str) -> str:
     """The normalised event columns (plus the partition column ``day``) over ``__wb_staged``."""
-    return GOOD_SQL.format(brand=_lit(brand))
+    return GOOD_SQL.format(brand=_lit(brand), canonical=canonical_sql("__wb_props"))
 
 
 GOOD_SQL = """
-    coalesce(__wb_event_id, md5(concat_ws(chr(31), {brand}, __wb_user, __wb_event, CAST(epoch_us(__wb_ts) AS VARCHAR),
-                                          coalesce(CAST(__wb_revenue AS VARCHAR), ''), coalesce(__wb_props, ''))))
-        AS event_id,
+    CASE WHEN __wb_event_id IS NULL
+         THEN md5(concat_ws(chr(31), {brand}, __wb_user, __wb_event, CAST(epoch_us(__wb_ts) AS VARCHAR),
+                            coalesce(CAST(__wb_revenue AS VARCHAR), ''), coalesce({canonical}, '')))
+         ELSE __wb_event_id END AS event_id,
     {brand} AS brand, __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_revenue AS revenue,
-    __wb_props AS properties, CAST(__wb_ts AS DATE) AS day
+    CASE WHEN __wb_event_id IS NULL THEN {canonical} ELSE __wb_props END AS properties,
+    CAST(__wb_ts AS DATE) AS day
 """
