@@ -32,11 +32,12 @@ lab: $(STAMP)  ## JupyterLab with the workbench kernel
 flows: $(STAMP)  ## serve every Prefect deployment on its schedule (flows/serve.py)
 	$(BIN)/workbench flows serve
 
-bench: $(STAMP)  ## analytics vs chdb at 10M and 50M rows, forecasts per second, portal and delivery on loopback
+bench: $(STAMP)  ## analytics vs chdb at 10M and 50M rows, forecasts per second, portal and delivery on loopback, ingest vs DuckDB's copy
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/forecasts.py
 	$(BIN)/python benchmarks/portal.py
 	$(BIN)/python benchmarks/delivery.py
+	$(BIN)/python benchmarks/ingest.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .hypothesis

@@ -1,4 +1,5 @@
-"""Scheduled recalculation of every brand's saved analyses, anomaly checks and forecasts.
+"""Scheduled recalculation of every brand's saved analyses, anomaly checks and forecasts, after
+the nightly upkeep of its event table (compaction, then a vacuum past the retention period).
 
 One task per brand, fanned out by the task runner; a brand's transient failure (database
 busy, connection lost) is retried, a deterministic one (too little data, bad input) is not;
@@ -25,9 +26,15 @@ def list_brands(home: str | None, database_url: str | None) -> list[str]:
 def recalculate_one(brand: str, home: str | None, database_url: str | None, forecast_metrics: list[str],
                     horizon: int) -> dict:
     with wb.open(home, database_url=database_url) as ws:
-        ctx = ws.brand(brand).context
+        scope = ws.brand(brand)
+        ctx = scope.context
+        upkeep = {}
+        if ws.store.has_events(brand):
+            upkeep = scope.data.compact()
+            upkeep["vacuumed"] = len(scope.data.vacuum())
         done = recalculate_brand(ctx, forecast_metrics=tuple(forecast_metrics), horizon=horizon)
         done["alerts"] = check_alerts(ctx)  # messages go to the outbox; the deliveries flow sends them
+        done["upkeep"] = upkeep
         record_outcome(ctx, "ok", {"predictions": done["predictions"], "anomalies": done["anomalies"]})
         return done
 

@@ -138,3 +138,28 @@ def test_the_command_starts_without_loading_the_analytics(tmp_path):
             "print(sorted(m for m in ('pandas', 'duckdb', 'sqlalchemy', 'prefect') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_event_table_commands(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    home = tmp_path / "data"
+    shutil.copytree(Path(__file__).parent / "events" / "fixtures" / "legacy_events", home / "events")
+    args = ["--home", str(home)]
+    assert main(args + ["db", "upgrade"]) == 0
+    assert "events of acme: 399 rows from 2 file(s) converted" in capsys.readouterr().out
+    path = tmp_path / "e.csv"
+    path.write_text("user_id,event,ts\nzoe,view,2026-03-02\nzoe,view,2026-03-03\n")
+    assert main(args + ["ingest", str(path), "--brand", "acme"]) == 0
+    assert main(args + ["versions", "--brand", "acme"]) == 0
+    out = capsys.readouterr().out
+    assert "WRITE" in out.upper() and " 1 " in out
+    assert main(args + ["forget-user", "zoe", "--brand", "acme"]) == 2  # no terminal to confirm on
+    assert "not confirmed" in capsys.readouterr().err
+    assert main(args + ["forget-user", "zoe", "--brand", "acme", "--yes", "--vacuum"]) == 0
+    assert "deleted 2 event(s)" in capsys.readouterr().out
+    assert main(args + ["compact"]) == 0
+    assert capsys.readouterr().out.startswith("acme: ")
+    assert main(args + ["vacuum", "--brand", "acme", "--retention-hours", "0"]) == 0
+    assert main(args + ["versions", "--brand", "nobody"]) == 2

@@ -2,7 +2,7 @@
 
     from workbench.spark import local_session, connect
     con = connect(local_session())                      # or connect(an existing SparkSession)
-    events = con.read_parquet("data/events/brand=acme")
+    events = workbench.open().brand("acme").events_table(con)   # the files of one table version
     workbench.analytics.funnel(events, ["view", "purchase"], "7d")
 
 ``local_session`` is for a laptop or a test (``local[N]``); on a cluster, build the

@@ -54,20 +54,13 @@ def test_reader_sees_only_whole_ingests_while_another_process_writes(tmp_path):
     assert seen[-1] == len(events)
 
 
-def _ingest_all(home: str, frames: list[pd.DataFrame]) -> None:
-    ws = wb.open(home)
-    for frame in frames:
-        ws.brand("acme").ingest(frame)
-    ws.close()
-
-
 def test_two_writer_processes_on_one_brand_both_land(tmp_path):
     home = str(tmp_path / "data")
     events = generate_events(brands=1, users=2000, days=40, seed=5).events
     halves = [events.iloc[0::2], events.iloc[1::2]]
     overlap = events.iloc[::50]  # both writers also send these: they must be stored once
     ctx = mp.get_context("spawn")
-    writers = [ctx.Process(target=_ingest_all, args=(home, [half.iloc[i::3] for i in range(3)] + [overlap]))
+    writers = [ctx.Process(target=_writer, args=(home, [half.iloc[i::3] for i in range(3)] + [overlap]))
                for half in halves]
     for w in writers:
         w.start()
@@ -102,7 +95,7 @@ def test_reader_sees_whole_versions_during_compaction_and_ingest(tmp_path):
         reader.start()
         assert ready.wait(60), "reader process did not start"
         compactor = ctx.Process(target=_compact_loop, args=(home, 3))
-        writer = ctx.Process(target=_ingest_all, args=(home, pieces[8:]))
+        writer = ctx.Process(target=_writer, args=(home, pieces[8:]))
         compactor.start()
         writer.start()
         compactor.join(180)

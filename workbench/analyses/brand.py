@@ -14,6 +14,7 @@ from ..analytics import segments as segments_mod
 from ..analytics.segments import SegmentSpec, segment_spec
 from ..collaboration import access
 from ..domain import Action, ResourceKind
+from .vocabulary import check_breakdown, check_events, check_segment_fields
 
 __all__ = ["segment_spec_of", "scoped_events", "segment_users", "funnel", "funnel_dropoff", "time_to_convert",
            "funnel_over_time", "revenue_curve", "retention", "daily_metrics", "correlations", "anomalies",
@@ -35,28 +36,41 @@ def scoped_events(ctx, *, segment=None, since=None, until=None) -> duckdb.DuckDB
     rel = ctx.events(since, until)
     if segment is None:
         return rel
-    return segments_mod.filter_events(rel, segment_spec_of(ctx, segment))
+    spec = segment_spec_of(ctx, segment)
+    check_segment_fields(ctx, spec)
+    return segments_mod.filter_events(rel, spec)
 
 
 def segment_users(ctx, segment, *, as_of=None) -> pd.DataFrame:
     """Members (``user_id``) of a saved segment (by name) or of a definition."""
-    return segments_mod.segment_users(ctx.events(), segment_spec_of(ctx, segment), as_of=as_of)
+    spec = segment_spec_of(ctx, segment)
+    check_segment_fields(ctx, spec)
+    return segments_mod.segment_users(ctx.events(), spec, as_of=as_of)
+
+
+def _steps(ctx, steps) -> None:
+    check_events(ctx, steps if isinstance(steps, (list, tuple)) else [], "event")
 
 
 def funnel(ctx, steps, window, *, breakdown=None, segment=None, since=None, until=None) -> pd.DataFrame:
+    _steps(ctx, steps)
+    check_breakdown(ctx, breakdown)
     return analytics.funnel(scoped_events(ctx, segment=segment, since=since, until=until), steps, window,
                             breakdown=breakdown)
 
 
 def funnel_dropoff(ctx, steps, window, *, segment=None, since=None, until=None) -> pd.DataFrame:
+    _steps(ctx, steps)
     return analytics.funnel_dropoff(scoped_events(ctx, segment=segment, since=since, until=until), steps, window)
 
 
 def time_to_convert(ctx, steps, window, *, segment=None, since=None, until=None) -> pd.DataFrame:
+    _steps(ctx, steps)
     return analytics.time_to_convert(scoped_events(ctx, segment=segment, since=since, until=until), steps, window)
 
 
 def funnel_over_time(ctx, steps, window, *, period="week", segment=None, since=None, until=None) -> pd.DataFrame:
+    _steps(ctx, steps)
     return analytics.funnel_over_time(scoped_events(ctx, segment=segment, since=since, until=until), steps, window,
                                       period=period)
 
@@ -66,6 +80,7 @@ def revenue_curve(ctx, *, segment=None, since=None, until=None, **kwargs) -> pd.
 
 
 def retention(ctx, *, segment=None, since=None, until=None, **kwargs) -> pd.DataFrame:
+    check_events(ctx, [kwargs.get("start_event"), kwargs.get("return_event")], "event")
     return analytics.retention(scoped_events(ctx, segment=segment, since=since, until=until), **kwargs)
 
 

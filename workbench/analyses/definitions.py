@@ -27,7 +27,7 @@ from ..storage import collaboration as crepo
 from ..storage import repositories as repo
 from ..storage import resources
 from ..storage.models import CohortDefinition, FunnelDefinition, SegmentDefinition
-from . import brand
+from . import brand, vocabulary
 
 __all__ = ["FunnelSpec", "CohortSpec", "SavedFunnels", "SavedCohorts", "SavedSegments", "StoredResult"]
 
@@ -97,6 +97,9 @@ class _Saved:
     def _to_spec(self, row, session) -> BaseModel:
         raise NotImplementedError
 
+    def _check_names(self, spec) -> None:
+        """NotFoundError (with close matches) for events or fields the brand's events never had."""
+
     def _compute(self, spec, ctx) -> pd.DataFrame:
         raise NotImplementedError
 
@@ -115,6 +118,7 @@ class _Saved:
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError("a saved definition needs a non-empty name")
         checked = _validate(self.spec_model, spec)
+        self._check_names(checked)
         self.ctx.ensure_brand()
         with self.db.session(write=True) as s:
             self._repo(s).create(name, created_by=self.ctx.actor.user_id, **self._to_row(checked, s))
@@ -137,6 +141,7 @@ class _Saved:
             row = self._authorized(s, Action.EDIT, name)
             merged = {**self._to_spec(row, s).model_dump(), **changes}
             checked = _validate(self.spec_model, merged)
+            self._check_names(checked)
             self._repo(s).update(row.id, **self._to_row(checked, s))
         return checked
 
@@ -193,6 +198,10 @@ class SavedFunnels(_Saved):
         return FunnelSpec(steps=row.steps, window=timedelta(seconds=row.window_seconds), breakdown=row.breakdown,
                           segment=self._segment_name(session, row.segment_id))
 
+    def _check_names(self, spec: FunnelSpec) -> None:
+        vocabulary.check_events(self.ctx, spec.steps)
+        vocabulary.check_breakdown(self.ctx, spec.breakdown)
+
     def _compute(self, spec: FunnelSpec, ctx) -> pd.DataFrame:
         return brand.funnel(ctx, spec.steps, spec.window, breakdown=spec.breakdown, segment=spec.segment)
 
@@ -210,6 +219,9 @@ class SavedCohorts(_Saved):
                           return_event=row.return_event, mode=row.mode,
                           segment=self._segment_name(session, row.segment_id))
 
+    def _check_names(self, spec: CohortSpec) -> None:
+        vocabulary.check_events(self.ctx, [spec.start_event, spec.return_event])
+
     def _compute(self, spec: CohortSpec, ctx) -> pd.DataFrame:
         return brand.retention(ctx, **spec.model_dump())
 
@@ -223,6 +235,9 @@ class SavedSegments(_Saved):
 
     def _to_spec(self, row, session) -> SegmentSpec:
         return segment_spec({"conditions": row.conditions, "match": row.match})
+
+    def _check_names(self, spec: SegmentSpec) -> None:
+        vocabulary.check_segment_fields(self.ctx, spec)
 
     def _compute(self, spec: SegmentSpec, ctx) -> pd.DataFrame:
         members = brand.segment_users(ctx, spec)

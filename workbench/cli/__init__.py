@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from ..errors import WorkbenchError
-from . import delivery, team
+from . import delivery, events, team
 
 log = logging.getLogger("workbench.cli")
 
@@ -144,10 +144,15 @@ def cmd_flows(args) -> int:
 
 def cmd_db(args) -> int:
     from ..config import get_settings
+    from ..events import EventStore
     from ..storage import Database
-    db = Database(get_settings(home=args.home).resolved_database_url)
+    settings = get_settings(home=args.home)
+    db = Database(settings.resolved_database_url)
     if args.action == "upgrade":
         db.upgrade()
+        for out in EventStore(settings.resolved_events_path, settings.quarantine_path).convert_legacy():
+            print(f"events of {out['brand']}: {out['rows']} rows from {out['files']} file(s) converted to the "
+                  "Delta layout (row count checked)")
     print(f"revision: {db.current_revision()} (head: {db.head_revision()})")
     return 0
 
@@ -224,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["serve"], help="serve every deployment on its schedule")
     p.set_defaults(func=cmd_flows)
 
-    p = sub.add_parser("db", help="application database migrations")
+    p = sub.add_parser("db", help="application database migrations (upgrade also converts old event stores)")
     p.add_argument("action", choices=["upgrade", "current"])
     p.set_defaults(func=cmd_db)
 
@@ -235,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_brands)
     team.add_parsers(sub)
     delivery.add_parsers(sub)
+    events.add_parsers(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import shutil
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -164,6 +165,7 @@ class EventStore:
     def _ingest_connection(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
         con = connect()
         tmp = self.root / ".tmp" / uuid.uuid4().hex
+        tmp.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET memory_limit = '{self.memory_limit}'")
         con.execute(f"SET temp_directory = '{tmp}'")
         con.execute("SET preserve_insertion_order = true")
@@ -283,6 +285,10 @@ class EventStore:
         """Delete data files that no version younger than ``retention`` reads, and files of
         writers that never committed. Versions older than that can no longer be read."""
         removed = self.table(brand).vacuum(retention, full=retention >= timedelta(hours=1))
+        cutoff = time.time() - 3600
+        for scratch in (self.root / ".tmp").glob("*"):  # spill folders of ingests that were killed
+            if scratch.is_dir() and scratch.stat().st_mtime < cutoff:
+                shutil.rmtree(scratch, ignore_errors=True)
         log.info("vacuum %s: %d file(s) removed", brand, len(removed))
         return removed
 
