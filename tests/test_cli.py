@@ -163,3 +163,16 @@ def test_event_table_commands(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("acme: ")
     assert main(args + ["vacuum", "--brand", "acme", "--retention-hours", "0"]) == 0
     assert main(args + ["versions", "--brand", "nobody"]) == 2
+
+
+def test_ingest_reads_exports_as_told(tmp_path, capsys):
+    path = tmp_path / "export.csv"
+    path.write_bytes("distinct_id;name;when;amount\nu1;purchase;02.03.2026 10:00;9,99 €\n".encode("cp1252"))
+    args = ["--home", str(tmp_path / "data"), "ingest", str(path), "--brand", "acme", "--column", "distinct_id=user_id",
+            "--column", "name=event", "--column", "when=ts", "--column", "amount=revenue"]
+    assert main(args) == 2
+    assert "dayfirst" in capsys.readouterr().err
+    assert main(args + ["--dayfirst", "--decimal", ","]) == 0
+    assert "1 accepted, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    assert main(args[:6] + ["--column", "nope"]) == 2
+    assert "SOURCE=EVENT_COLUMN" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from .context import LOCAL_OWNER, Actor, BrandContext, unknown_brand
 from .domain import Role
 from .errors import NotFoundError
 from .events import EventStore, IngestReport, check_brand_name, connect
+from .events.importing import import_options
 from .events.service import EventData
 from .storage import Database
 from .storage import collaboration as crepo
@@ -194,14 +195,17 @@ class BrandScope:
         return f"BrandScope({self.name!r}" + (f", user={self.user!r})" if self.user else ")")
 
     # -- events -----------------------------------------------------------------
-    def ingest(self, source, *, progress: Callable[[int], None] | None = None) -> IngestReport:
+    def ingest(self, source, *, progress: Callable[[int], None] | None = None, **options) -> IngestReport:
         """Validate and append events (DataFrame, pyarrow Table, CSV, Parquet or JSON-lines path).
 
-        Returns an IngestReport with ``accepted``, ``duplicates``, ``rejected`` and
-        ``quarantine_path`` (the CSV holding rejected rows with a ``reason``).
+        ``options`` say how to read an export (:mod:`workbench.events.importing`): ``encoding``
+        (detected when not given), ``columns={"distinct_id": "user_id", ...}``, ``dayfirst``,
+        ``ts_format`` and ``decimal``. Returns an IngestReport with ``accepted``, ``duplicates``,
+        ``rejected`` and ``quarantine_path`` (the CSV holding rejected rows with a ``reason``).
         """
+        opts = import_options(options)
         brand_id = self.context.ensure_brand()
-        report = self.workspace.store.ingest(self.name, source, progress=progress)
+        report = self.workspace.store.ingest(self.name, source, progress=progress, options=opts)
         with self.workspace.db.session(write=True) as s:
             repo.record_ingest(s, brand_id, report)
         return report

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 
-from ..errors import WorkbenchError
+from ..errors import InvalidInputError, WorkbenchError
 from . import delivery, events, team
 
 log = logging.getLogger("workbench.cli")
@@ -28,8 +28,15 @@ def cmd_ingest(args) -> int:
     from ..events.sources import count_rows
     ws = _open(args)
     scope = ws.brand(args.brand)
+    options = {k: v for k, v in {"encoding": args.encoding, "dayfirst": args.dayfirst, "ts_format": args.ts_format,
+                                 "decimal": args.decimal}.items() if v is not None}
+    if args.column:
+        pairs = [c.split("=", 1) for c in args.column]
+        if any(len(p) != 2 for p in pairs):
+            raise InvalidInputError("--column takes SOURCE=EVENT_COLUMN, e.g. --column distinct_id=user_id")
+        options["columns"] = dict(pairs)
     with _progress_bar(count_rows(args.path), f"ingest {args.brand}") as bar:
-        report = scope.ingest(args.path, progress=bar.update)
+        report = scope.ingest(args.path, progress=bar.update, **options)
     print(f"{args.brand}: {report.accepted} accepted, {report.duplicates} duplicates, {report.rejected} rejected")
     if report.quarantine_path:
         print(f"rejected rows (with reasons): {report.quarantine_path}")
@@ -190,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="validate and append events from a CSV, Parquet or JSON-lines file")
     p.add_argument("path", type=Path)
     p.add_argument("--brand", required=True)
+    p.add_argument("--encoding", default=None, help="of a CSV or JSON-lines file (default: detected)")
+    p.add_argument("--column", action="append", metavar="SOURCE=COLUMN",
+                   help="rename a source column to an event column, e.g. --column distinct_id=user_id")
+    dates = p.add_mutually_exclusive_group()
+    dates.add_argument("--dayfirst", dest="dayfirst", action="store_true", default=None,
+                       help="read 02.03.2026 as 2 March")
+    dates.add_argument("--monthfirst", dest="dayfirst", action="store_false", help="read 02.03.2026 as 3 February")
+    p.add_argument("--ts-format", default=None, help="strftime format of ts, e.g. '%%d.%%m.%%Y %%H:%%M'")
+    p.add_argument("--decimal", default=None, choices=[".", ","], help="decimal mark of amounts (default '.')")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("demo", help="generate seeded demo events, ingest them and summarise them")

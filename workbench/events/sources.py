@@ -9,6 +9,7 @@ text first, the one step that looks at values in Python, and only for such colum
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -17,8 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InvalidInputError
+from .importing import ImportOptions, detect_encoding, is_utf8, to_utf8
 
-__all__ = ["open_source", "describe_source", "count_rows", "source_kind"]
+__all__ = ["open_source", "Opened", "describe_source", "count_rows", "source_kind"]
 
 _KINDS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
           ".ndjson": "jsonl", ".json": "jsonl"}
@@ -77,12 +79,48 @@ def _frame_for_duckdb(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def open_source(con: duckdb.DuckDBPyConnection, source) -> duckdb.DuckDBPyRelation:
-    """A relation over a DataFrame, Arrow table or stream, or a CSV / Parquet / JSON-lines file."""
+@dataclass
+class Opened:
+    """A source opened for ingest: its relation (columns renamed), and the lines that could not be
+    read at all (``(line number, reason, raw line)``; CSV rows DuckDB rejects are in its ``reject_errors``
+    table when ``csv_rejects``)."""
+    relation: duckdb.DuckDBPyRelation
+    unreadable: list[tuple[int, str, str]] = field(default_factory=list)
+    csv_rejects: bool = False
+
+
+def open_source(con: duckdb.DuckDBPyConnection, source, options: ImportOptions | None = None, *,
+                scratch: Path | None = None) -> Opened:
+    """Open a DataFrame, Arrow table or stream, or a CSV / Parquet / JSON-lines file for ingest."""
+    options = options or ImportOptions()
+    opened = _open(con, source, options, scratch)
+    opened.relation = _renamed(opened.relation, options.columns)
+    return opened
+
+
+def _renamed(rel: duckdb.DuckDBPyRelation, columns: dict[str, str]) -> duckdb.DuckDBPyRelation:
+    if not columns:
+        return rel
+    names = [str(c) for c in rel.columns]
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise InvalidInputError(f"columns maps {missing} but the source has no such column; it has {names}")
+    clash = [t for s, t in columns.items() if t in names and t not in columns]
+    if clash:
+        raise InvalidInputError(f"columns renames onto {clash}, which the source already has; rename or drop "
+                                "that column too")
+    return rel.project(", ".join(f"{_ident(c)} AS {_ident(columns.get(c, c))}" for c in names))
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
     if isinstance(source, pd.DataFrame):
-        return con.from_df(_frame_for_duckdb(source))
+        return Opened(con.from_df(_frame_for_duckdb(source)))
     if isinstance(source, (pa.Table, pa.RecordBatchReader)):
-        return con.from_arrow(source)
+        return Opened(con.from_arrow(source))
     if not isinstance(source, (str, Path)):
         raise InvalidInputError(
             f"cannot ingest a {type(source).__name__}: pass a DataFrame, a pyarrow Table or a file path")
@@ -90,13 +128,24 @@ def open_source(con: duckdb.DuckDBPyConnection, source) -> duckdb.DuckDBPyRelati
     if not path.exists():
         raise InvalidInputError(f"event source {path} does not exist")
     kind = source_kind(path)
+    if kind == "parquet":
+        return Opened(con.read_parquet(str(path)))
+    unreadable: list[tuple[int, str, str]] = []
+    encoding = options.encoding or ("utf-8" if path.suffix == ".gz" else detect_encoding(path))
+    if not is_utf8(encoding) or encoding == "utf-8-sig":
+        if path.suffix == ".gz":
+            raise InvalidInputError(f"{path}: a compressed file must be UTF-8; decompress it to pass encoding=")
+        target = (scratch or path.parent) / f"{path.stem}.utf8{''.join(path.suffixes[-1:])}"
+        unreadable = [(n, f"line {n} is not valid {encoding} ({why})", raw) for n, why, raw in
+                      to_utf8(path, encoding, target)]
+        path = target
     try:
         if kind == "csv":
-            return con.read_csv(str(path), all_varchar=True, header=True)
-        if kind == "parquet":
-            return con.read_parquet(str(path))
+            rel = con.sql(f"SELECT * FROM read_csv({_quote(path)}, all_varchar = true, header = true, "
+                          "store_rejects = true)")
+            return Opened(rel, unreadable, csv_rejects=True)
         rel = con.sql(f"SELECT * FROM read_json({_quote(path)}, format='newline_delimited', maximum_depth=1)")
-        return rel.project(", ".join(_json_column(str(c)) for c in rel.columns))
+        return Opened(rel.project(", ".join(_json_column(str(c)) for c in rel.columns)), unreadable)
     except duckdb.Error as exc:
         raise InvalidInputError(f"cannot read {path} as {kind}: {str(exc).splitlines()[0]}") from exc
 
@@ -107,6 +156,41 @@ def _json_column(name: str) -> str:
     if name not in ("event_id", "brand", "user_id", "event", "ts", "revenue"):
         return q
     return f"CASE WHEN json_type({q}) = 'NULL' THEN NULL ELSE json_extract_string({q}, '$') END AS {q}"
+
+
+UNREADABLE = "__wb_unreadable"
+
+
+def unreadable_lines(con: duckdb.DuckDBPyConnection, opened: Opened) -> int:
+    """Gather the lines of a source no row came from (undecodable, or refused by the CSV reader)
+    into temp table ``__wb_unreadable (line, reason, raw_line)``, with line numbers of the
+    original file; returns how many there are."""
+    rows = list(opened.unreadable)
+    if opened.csv_rejects:
+        dropped = sorted(n for n, _, _ in opened.unreadable)
+        # one row per line: DuckDB may report several errors of one line
+        for line, kind, message, raw in con.sql(
+                "SELECT line, arg_min(error_type, error_message), min(error_message), arg_min(csv_line, error_message) "
+                "FROM reject_errors GROUP BY line ORDER BY line").fetchall():
+            original = _original_line(int(line), dropped)
+            rows.append((original, f"line {original} could not be read ({str(kind).lower()}: "
+                                   f"{str(message).splitlines()[0]})", raw))
+    frame = pd.DataFrame(rows, columns=["line", "reason", "raw_line"]).astype(
+        {"line": "int64", "reason": "string", "raw_line": "string"})
+    con.register("__wb_unreadable_frame", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {UNREADABLE} AS SELECT * FROM __wb_unreadable_frame")
+    con.unregister("__wb_unreadable_frame")
+    return len(frame)
+
+
+def _original_line(line: int, dropped: list[int]) -> int:
+    """Line ``line`` of a copy that left out the ``dropped`` lines, numbered as in the original."""
+    for d in dropped:
+        if d <= line:
+            line += 1
+        else:
+            break
+    return line
 
 
 def _quote(path: Path) -> str:

@@ -34,7 +34,8 @@ import pandas as pd
 
 from ..errors import InvalidInputError, NotFoundError
 from .schema import check_brand_name, empty_events
-from .sources import describe_source, open_source
+from .importing import ImportOptions, import_options
+from .sources import UNREADABLE, describe_source, open_source, unreadable_lines
 from .table import EventTable
 from .validation import STAGED, good_sql, reason_sql, stage
 
@@ -171,25 +172,30 @@ class EventStore:
         con.execute("SET preserve_insertion_order = true")
         return con, tmp
 
-    def ingest(self, brand: str, source, *, progress: Callable[[int], None] | None = None) -> IngestReport:
-        """Validate and append a source's rows for ``brand``.
+    def ingest(self, brand: str, source, *, progress: Callable[[int], None] | None = None,
+               options: ImportOptions | dict | None = None) -> IngestReport:
+        """Validate and append a source's rows for ``brand``, read as ``options`` say (see
+        :mod:`.importing`: encoding, column names, dates, amounts).
 
         Good rows are appended as one table version; rows whose ``event_id`` is already stored
         for their day (or repeats earlier in the same source) are counted as duplicates and
-        skipped; bad rows go to a quarantine CSV with a ``reason``.
+        skipped; bad rows, and lines that could not be read at all (with their line number), go
+        to a quarantine CSV with a ``reason``.
         """
         check_brand_name(brand)
+        options = import_options(options)
         report = IngestReport(brand=brand, source=describe_source(source))
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         qpath = self.quarantine_root / f"brand={brand}" / f"{stamp}-{uuid.uuid4().hex[:12]}.csv"
         con, tmp = self._ingest_connection()
         try:
-            rel = open_source(con, source)
-            columns = [str(c) for c in rel.columns]
+            opened = open_source(con, source, options, scratch=tmp)
+            columns = [str(c) for c in opened.relation.columns]
             try:
-                total = stage(con, rel, brand)
+                total = stage(con, opened.relation, brand, options)
             except duckdb.Error as exc:
                 raise InvalidInputError(f"cannot read {report.source}: {str(exc).splitlines()[0]}") from exc
+            total += unreadable_lines(con, opened)
             reason = reason_sql(brand, datetime.now(timezone.utc) + self.max_future_skew)
             self._quarantine(con, columns, qpath, report, reason)
             if progress:
@@ -213,14 +219,19 @@ class EventStore:
         counts = con.sql(f"SELECT reason, count(*) FROM (SELECT {reason} AS reason FROM {STAGED}) "
                          "WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason").fetchall()
         report.reasons = {r: int(n) for r, n in counts}
+        unreadable = con.sql(f"SELECT count(*) FROM {UNREADABLE}").fetchall()[0][0]
+        if unreadable:
+            report.reasons["unreadable line"] = int(unreadable)
         report.rejected = sum(report.reasons.values())
         if not report.rejected:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (c.replace('"', '""') for c in columns))
         target = str(path).replace("'", "''")
-        con.execute(f"COPY (SELECT {cols}, {reason} AS reason FROM {STAGED} WHERE {reason} IS NOT NULL "
-                    f"ORDER BY rowid) TO '{target}' (HEADER, DELIMITER ',')")
+        lines = (f" UNION ALL BY NAME (SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line)"
+                 if unreadable else "")
+        con.execute(f"COPY ((SELECT {cols}, {reason} AS reason FROM {STAGED} WHERE {reason} IS NOT NULL "
+                    f"ORDER BY rowid){lines}) TO '{target}' (HEADER, DELIMITER ',')")
 
     def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport, reason: str) -> None:
         """Under the brand's lock: drop rows already stored for their day, append the rest."""

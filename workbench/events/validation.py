@@ -26,13 +26,18 @@ properties: re-ingesting an identical row is recognised as a duplicate.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 
 import duckdb
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 from ..errors import InvalidInputError
+from .importing import ImportOptions
 from .schema import EVENT_COLUMNS
+
+log = logging.getLogger(__name__)
 
 __all__ = ["stage", "reason_sql", "good_sql", "canonical_sql", "STAGED", "REQUIRED"]
 
@@ -70,8 +75,14 @@ def _ts_expr(col: str, dtype: str) -> str:
             f"WHEN regexp_full_match({t}, '-?[0-9]{{12,13}}') THEN to_timestamp(CAST({t} AS DOUBLE) / 1000) END")
 
 
-def _revenue_exprs(col: str | None, dtype: str | None) -> tuple[str, str]:
-    """(value, is-bad) expressions."""
+_MONEY_STRIP = r"[\s$€£¥]|(?i:usd|eur|gbp|jpy|chf)"
+_MONEY = {".": (r"[-+]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?", ",", "."),
+          ",": (r"[-+]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?", ".", ",")}
+
+
+def _revenue_exprs(col: str | None, dtype: str | None, decimal: str = ".") -> tuple[str, str]:
+    """(value, is-bad) expressions. Text may be an amount with a currency symbol or code and
+    thousands separators; ``decimal`` is its decimal mark."""
     if col is None:
         return "CAST(NULL AS DOUBLE)", "false"
     c = _q(col)
@@ -79,7 +90,13 @@ def _revenue_exprs(col: str | None, dtype: str | None) -> tuple[str, str]:
         v = f"CAST({c} AS DOUBLE)"
         return v, f"coalesce(NOT isfinite({v}), false)"
     t = _blank_text(col)
-    v = f"TRY_CAST({t} AS DOUBLE)"
+    pattern, thousands, mark = _MONEY[decimal]
+    m = f"regexp_replace({t}, '{_MONEY_STRIP}', '', 'g')"
+    amount = (f"CASE WHEN regexp_full_match({m}, '{pattern}') "
+              f"THEN TRY_CAST(replace(replace({m}, '{thousands}', ''), '{mark}', '.') AS DOUBLE) END")
+    # plain numbers take DuckDB's cast; only the rest are read as amounts (CASE is lazy)
+    v = (f"CASE WHEN TRY_CAST({t} AS DOUBLE) IS NOT NULL THEN TRY_CAST({t} AS DOUBLE) ELSE {amount} END"
+         if decimal == "." else amount)
     return v, f"({t} IS NOT NULL AND (({v}) IS NULL OR NOT isfinite({v})))"
 
 
@@ -121,7 +138,7 @@ def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple
     return merged, err
 
 
-def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str) -> int:
+def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None) -> int:
     """Validate ``rel`` into temp table ``__wb_staged`` of ``con``; returns its row count.
 
     The table keeps the source's columns, in the source's order (``rowid`` is the row's position),
@@ -136,14 +153,19 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     if clash:
         raise InvalidInputError(f"event source columns may not start with '__wb_': {clash}")
     extras = [c for c in names if c not in EVENT_COLUMNS]
-    rev, rev_bad = _revenue_exprs("revenue" if "revenue" in types else None, types.get("revenue"))
+    options = options or ImportOptions()
+    rev, rev_bad = _revenue_exprs("revenue" if "revenue" in types else None, types.get("revenue"), options.decimal)
     props, props_err = _props_exprs("properties" if "properties" in types else None, types.get("properties"),
                                     extras)
     ts_text = f"{_blank_text('ts')}"
     brand_bad = (f"({_q('brand')} IS NOT NULL AND CAST({_q('brand')} AS VARCHAR) <> {_lit(brand)})"
                  if "brand" in types else "false")
     eid = _blank_text("event_id") if "event_id" in types else "CAST(NULL AS VARCHAR)"
-    inner = [f"{ts_text} AS __wb_ts_text", f"TRY_CAST({ts_text} AS TIMESTAMPTZ) AS __wb_ts_cast"]
+    cast = f"TRY_CAST({ts_text} AS TIMESTAMPTZ)"
+    if options.ts_format:
+        fmt = f"try_strptime({ts_text}, {_lit(options.ts_format)})"
+        cast = f"CASE WHEN {fmt} IS NOT NULL THEN CAST({fmt} AS TIMESTAMPTZ) ELSE {cast} END"
+    inner = [f"{ts_text} AS __wb_ts_text", f"{cast} AS __wb_ts_cast"]
     if types.get("properties") in _TEXT:
         inner.append(f"{_blank_text('properties')} AS __wb_props_text")
     rel.create_view("__wb_source", replace=True)
@@ -159,18 +181,54 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
             FROM (SELECT *, {', '.join(inner)} FROM __wb_source))
     """)
     con.execute("DROP VIEW __wb_source")
-    _fallback_ts(con)
+    _fallback_ts(con, options)
     _fallback_props(con)
     return con.sql(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0]
 
 
-def _fallback_ts(con: duckdb.DuckDBPyConnection) -> None:
-    """Timestamps DuckDB did not read, read by pandas (only those rows)."""
+_DMY = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2,4})([ T].*)?$"
+
+
+def _dayfirst(texts: pd.Series, dayfirst: bool | None) -> bool | None:
+    """How to read numeric dates like 02.03.2026: as given, else as the values show (a first
+    field above 12 is a day, a second one above 12 is a day); InvalidInputError when they
+    cannot tell. None: there are no such dates."""
+    parts = texts.str.extract(_DMY)
+    dmy = parts[0].notna()
+    if not dmy.any():
+        return None
+    if dayfirst is not None:
+        return dayfirst
+    first, second = parts.loc[dmy, 0].astype(int), parts.loc[dmy, 1].astype(int)
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first != month_first:
+        log.info("numeric dates read %s-first, as their values show", "day" if day_first else "month")
+        return day_first
+    example = texts[dmy].iloc[0]
+    raise InvalidInputError(
+        f"ts holds dates like {example!r} that read either day-first or month-first"
+        + (" (and the values contradict each other)" if day_first else "")
+        + ": ingest with dayfirst=True or dayfirst=False, or give ts_format=, e.g. '%d.%m.%Y %H:%M'")
+
+
+def _fallback_ts(con: duckdb.DuckDBPyConnection, options) -> None:
+    """Timestamps DuckDB did not read, read by pandas (only those rows): numeric day-month dates
+    (see :func:`_dayfirst`), then whatever ``format="mixed"`` reads."""
     todo = con.sql(f"SELECT rowid AS r, trim(CAST(ts AS VARCHAR)) AS t FROM {STAGED} "
                    f"WHERE __wb_ts IS NULL AND NOT __wb_ts_blank").df()
-    if todo.empty:
+    if todo.empty or options.ts_format:
         return
-    parsed = pd.to_datetime(todo["t"], utc=True, errors="coerce", format="mixed")
+    texts = todo["t"].astype("string")
+    dayfirst = _dayfirst(texts, options.dayfirst)
+    parsed = pd.Series(pd.NaT, index=todo.index, dtype="datetime64[ns, UTC]")
+    if dayfirst is not None:
+        dmy = texts.str.match(_DMY)
+        guessed = guess_datetime_format(texts[dmy].iloc[0], dayfirst=dayfirst)
+        parsed[dmy] = pd.to_datetime(texts[dmy], utc=True, errors="coerce", dayfirst=dayfirst,
+                                     format=guessed or "mixed")
+    rest = parsed.isna()
+    if rest.any():
+        parsed[rest] = pd.to_datetime(texts[rest], utc=True, errors="coerce", format="mixed")
     todo = todo.assign(ts=parsed)[parsed.notna()][["r", "ts"]]
     if len(todo):
         con.register("__wb_fix", todo)
