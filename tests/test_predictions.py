@@ -53,3 +53,33 @@ def test_a_prediction_records_its_segment_saved_or_not(acme):
     listed = acme.predictions.list().set_index("id")["segment"]
     assert listed[unsaved.prediction_id] == "(unsaved)" and listed[saved.prediction_id] == "buyers"
     assert listed[whole.prediction_id] is None
+
+
+def test_folds_adapt_to_sixty_days_and_the_stored_settings_say_so(ws):
+    scope = ws.brand("acme")
+    scope.ingest(generate_events(brands=1, users=400, days=60, seed=6).events)
+    run = scope.forecast("active_users", horizon=28)  # the defaults: 3 folds of 28 days would need 98
+    stored = scope.predictions.get(run.prediction_id)["settings"]
+    assert (stored["folds"], stored["backtest_horizon"]) == (3, 15)
+    assert run.backtest.fold_days == 15 and run.beats_baseline in (True, False)
+
+
+def test_a_forecast_that_loses_to_the_baseline_says_so(ws, caplog):
+    import numpy as np
+    import pandas as pd
+
+    days = pd.date_range("2026-01-05", periods=84, freq="D", tz="UTC")
+    weekly = np.tile([3, 5, 8, 13, 21, 34, 2], 12)  # a pattern last week repeats exactly
+    rows = [{"user_id": f"u{d.day}-{k}", "event": "view", "ts": d + pd.Timedelta(hours=1)}
+            for d, n in zip(days, weekly) for k in range(n)]
+    scope = ws.brand("acme")
+    scope.ingest(pd.DataFrame(rows))
+    run = scope.forecast("active_users", horizon=14, folds=2, backtest_horizon=7)
+    assert run.beats_baseline is False
+    assert "prefer the baseline" in run.warning and "prefer the baseline" in caplog.text
+    stored = scope.predictions.get(run.prediction_id)
+    assert stored["scores"]["beats_baseline"] is False and "no better" in stored["scores"]["verdict"]
+    assert scope.predictions.list()["beats_baseline"].tolist() == [False]
+    from workbench import narrative
+    text = narrative.forecast_summary("active_users", run.history, run.forecast, run.backtest.summary)
+    assert "Warning: in the backtest Prophet did no better than repeating last week" in text

@@ -55,9 +55,15 @@ def forecast_summary(metric: str, history: pd.DataFrame, forecast: pd.DataFrame,
     if summary is not None and len(summary):
         s = summary.set_index("model")
         p, n = s.loc["prophet", "mase"], s.loc["seasonal_naive", "mase"]
-        verdict = "beats" if p < n else "does **not** beat"
-        text += (f" In the backtest Prophet {verdict} the seasonal-naive baseline (MASE {p:.2f} vs {n:.2f}); "
-                 f"its interval held {s.loc['prophet', 'coverage']:.0%} of the actual days.")
+        days = int(s.loc["prophet", "days"])
+        if p < n:
+            text += (f" In the backtest, Prophet's forecasts were closer than repeating last week "
+                     f"(MASE {p:.2f} against {n:.2f} over {days} days; lower is better)")
+        else:
+            text += (f"\n\n**Warning: in the backtest Prophet did no better than repeating last week** "
+                     f"(MASE {p:.2f} against {n:.2f} over {days} days; lower is better): read this forecast "
+                     f"as no more than the baseline")
+        text += f"; its interval held {s.loc['prophet', 'coverage']:.0%} of the actual days."
     return text
 
 

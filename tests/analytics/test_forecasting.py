@@ -102,3 +102,23 @@ def test_many_series_in_parallel_equal_serial():
     for key in series:
         if key != "short":
             pd.testing.assert_frame_equal(par[key][0], ser[key][0])
+
+
+@pytest.mark.parametrize("days, horizon, folds, expected", [
+    (120, 28, 3, (3, 28)),   # room for everything asked
+    (60, 28, 3, (3, 15)),    # 46 days after the first 14: folds shorten to 15 days
+    (35, 28, 3, (3, 7)),     # 21 days: three week-long folds
+    (30, 28, 3, (2, 8)),     # 16 days: only two folds of at least a week
+    (21, 14, 3, (1, 7)),     # the least that still backtests
+])
+def test_folds_fit_the_history(days, horizon, folds, expected):
+    from workbench.analytics.forecasting import fit_folds
+    assert fit_folds(days, horizon, folds) == expected
+    got_folds, length = expected
+    assert 14 + got_folds * length <= days
+
+
+def test_too_short_for_any_fold():
+    from workbench.analytics.forecasting import fit_folds
+    with pytest.raises(InsufficientDataError, match="at least 21 days"):
+        fit_folds(20, 28, 3)

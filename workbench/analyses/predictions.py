@@ -2,6 +2,8 @@
 forecast rows and the backtest scores, so later runs can be compared with earlier ones."""
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,6 +25,9 @@ __all__ = ["ForecastRun", "Predictions", "FORECASTABLE"]
 FORECASTABLE = (*METRICS, "conversion_rate")
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class ForecastRun:
     """One stored prediction: its id, the forecast and the backtest against seasonal naive."""
@@ -31,6 +36,16 @@ class ForecastRun:
     forecast: pd.DataFrame
     backtest: BacktestResult | None
     history: pd.DataFrame
+
+    @property
+    def beats_baseline(self) -> bool | None:
+        """Whether Prophet beat the seasonal-naive baseline in the backtest (None: no backtest)."""
+        return None if self.backtest is None else self.backtest.beats_baseline
+
+    @property
+    def warning(self) -> str | None:
+        """Set when Prophet lost to the baseline: the sentence saying so."""
+        return None if self.backtest is None or self.beats_baseline else self.backtest.verdict()
 
 
 class Predictions:
@@ -52,20 +67,27 @@ class Predictions:
         the event table version it read (``version``: read that version instead of the latest).
 
         ``backtest_horizon`` (default: min(horizon, 28)) is the length of each backtest
-        fold; ``folds=0`` skips the backtest. Other options are forecasting settings
-        (see :func:`workbench.analytics.forecasting.forecast`).
+        fold; ``folds=0`` skips the backtest. When the history is too short for them, folds
+        get shorter (down to a week), then fewer (see :func:`~workbench.analytics.forecasting.fit_folds`);
+        the stored settings hold what was run. A forecast that loses to the baseline says so
+        (``run.warning``, the stored scores' ``verdict``, a logged warning). Other options are
+        forecasting settings (see :func:`workbench.analytics.forecasting.forecast`).
         """
         ctx = self.ctx.at(version) if version is not None else self.ctx.pinned()
         history = self._series(metric, segment, since, until, ctx)
         fc = forecasting.forecast(history, horizon, **options)
         bt = None
         if folds:
-            bt = forecasting.backtest(history, backtest_horizon or min(horizon, 28), folds=folds, **options)
+            folds, backtest_horizon = forecasting.fit_folds(len(history),
+                                                            backtest_horizon or min(horizon, 28), folds)
+            bt = forecasting.backtest(history, backtest_horizon, folds=folds, **options)
         return self._store(metric, horizon, segment, options, folds, backtest_horizon, history, fc, bt, ctx.version)
 
     def _store(self, metric, horizon, segment, options, folds, backtest_horizon, history, fc, bt,
                data_version) -> ForecastRun:
         settings = forecasting.ForecastSettings(**options).model_dump()
+        if bt is not None:  # what was run (folds adapt to the history)
+            folds, backtest_horizon = int(bt.summary["folds"].iloc[0]), bt.fold_days
         settings.update({"folds": folds, "backtest_horizon": backtest_horizon or min(horizon, 28),
                          "history_start": str(history["ds"].iloc[0].date()),
                          "history_end": str(history["ds"].iloc[-1].date())})
@@ -81,7 +103,10 @@ class Predictions:
             pid = prepo.add(s, self.ctx.brand_id, metric=metric, segment_id=segment_id, horizon=horizon,
                             settings=settings, forecast=frame_to_records(fc), scores=bt.to_dict() if bt else {},
                             created_by=self.ctx.actor.user_id, data_version=data_version).id
-        return ForecastRun(prediction_id=pid, metric=metric, forecast=fc, backtest=bt, history=history)
+        run = ForecastRun(prediction_id=pid, metric=metric, forecast=fc, backtest=bt, history=history)
+        if run.warning:
+            log.warning("prediction %d of %s for %s: %s", pid, metric, self.ctx.brand, run.warning)
+        return run
 
     def create_many(self, metrics: list[str], horizon: int = 90, *, folds: int = 3, n_jobs: int | None = None,
                     **options) -> dict[str, ForecastRun | str]:
@@ -100,7 +125,8 @@ class Predictions:
     def list(self, metric: str | None = None) -> pd.DataFrame:
         """Stored predictions, newest first: ``id, metric, segment`` (a saved segment's name,
         ``"(unsaved)"`` for a definition, None for the whole brand), ``horizon, created_at,
-        mase_prophet, mase_seasonal_naive`` (overall MASE of Prophet and of the baseline)."""
+        mase_prophet, mase_seasonal_naive`` (overall MASE of Prophet and of the baseline),
+        ``beats_baseline`` (False: Prophet lost to repeating last week)."""
         with self.ctx.db.session() as s:
             rows = prepo.listed(s, self.ctx.brand_id, self.ctx.actor, metric)
             out = []
@@ -109,9 +135,10 @@ class Predictions:
                 segment = r.settings.get("segment") or ("(unsaved)" if r.settings.get("segment_definition") else None)
                 out.append({"id": r.id, "metric": r.metric, "segment": segment, "horizon": r.horizon,
                             "created_at": r.created_at, "mase_prophet": mase.get("prophet"),
-                            "mase_seasonal_naive": mase.get("seasonal_naive")})
+                            "mase_seasonal_naive": mase.get("seasonal_naive"),
+                            "beats_baseline": (r.scores or {}).get("beats_baseline")})
         return pd.DataFrame(out, columns=["id", "metric", "segment", "horizon", "created_at", "mase_prophet",
-                                          "mase_seasonal_naive"])
+                                          "mase_seasonal_naive", "beats_baseline"])
 
     def get(self, prediction_id: int) -> dict:
         """A stored prediction: ``settings``, ``forecast`` (frame), ``scores`` and metadata."""

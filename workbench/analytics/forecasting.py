@@ -25,10 +25,29 @@ from ..records import frame_to_records
 from .anomalies import as_daily_series
 
 __all__ = ["ForecastSettings", "forecast", "backtest", "seasonal_naive", "forecast_many", "BacktestResult",
-           "MIN_DAYS", "scores"]
+           "MIN_DAYS", "scores", "fit_folds", "MIN_FOLD_DAYS"]
 
 MIN_DAYS = 14  # two weekly cycles
 SEASON = 7
+MIN_FOLD_DAYS = 7  # a backtest fold shorter than a week says little
+
+
+def fit_folds(days: int, horizon: int, folds: int) -> tuple[int, int]:
+    """``(folds, fold days)`` that fit a history of ``days`` days: at most the ``folds`` and
+    ``horizon`` asked for, each fold at least a week, the first one trained on at least
+    MIN_DAYS. Fold length gives way first (down to a week), then the number of folds.
+
+    Raises InsufficientDataError when not even one week-long fold fits (fewer than
+    MIN_DAYS + MIN_FOLD_DAYS days)."""
+    room = days - MIN_DAYS
+    if room < MIN_FOLD_DAYS:
+        raise InsufficientDataError(f"a backtest needs at least {MIN_DAYS + MIN_FOLD_DAYS} days of history; "
+                                    f"the series has {days}")
+    length = min(horizon, room // folds)
+    if length < MIN_FOLD_DAYS:
+        folds = max(1, room // MIN_FOLD_DAYS)
+        length = min(horizon, room // folds)
+    return folds, length
 
 
 class ForecastSettings(BaseModel):
@@ -196,13 +215,32 @@ class BacktestResult:
     folds: pd.DataFrame
     summary: pd.DataFrame
     predictions: pd.DataFrame = field(repr=False)
+    fold_days: int = 0  # days per fold
 
     def winner(self, metric: str = "mase") -> str:
         s = self.summary.set_index("model")[metric]
         return str(s.idxmin())
 
+    @property
+    def beats_baseline(self) -> bool:
+        """Whether Prophet's pooled MASE is lower than the seasonal-naive baseline's."""
+        s = self.summary.set_index("model")["mase"]
+        return bool(s["prophet"] < s["seasonal_naive"])
+
+    def verdict(self) -> str:
+        """One sentence: does Prophet earn its keep over repeating last week?"""
+        s = self.summary.set_index("model")
+        p, n = s.loc["prophet", "mase"], s.loc["seasonal_naive", "mase"]
+        days = int(s.loc["prophet", "days"])
+        if self.beats_baseline:
+            return (f"Prophet's forecasts were closer than repeating last week on {days} backtest days "
+                    f"(MASE {p:.2f} against {n:.2f}; lower is better).")
+        return (f"Prophet did no better than repeating last week on {days} backtest days (MASE {p:.2f} against "
+                f"{n:.2f}; lower is better): prefer the baseline for this metric.")
+
     def to_dict(self) -> dict[str, Any]:
-        return {"folds": frame_to_records(self.folds), "summary": frame_to_records(self.summary)}
+        return {"folds": frame_to_records(self.folds), "summary": frame_to_records(self.summary),
+                "beats_baseline": self.beats_baseline, "verdict": self.verdict()}
 
 
 def backtest(series, horizon: int, *, folds: int = 3, step: int | None = None, ds_col: str = "ds",
@@ -259,14 +297,18 @@ def backtest(series, horizon: int, *, folds: int = 3, step: int | None = None, d
         hi = None if model != "prophet" else g["yhat_upper"]
         summary.append({"model": model, "folds": folds, "days": len(g),
                         **scores(g["y"], g["yhat"], train_all, lo, hi)})
-    return BacktestResult(folds=pd.DataFrame(rows), summary=pd.DataFrame(summary), predictions=predictions)
+    return BacktestResult(folds=pd.DataFrame(rows), summary=pd.DataFrame(summary), predictions=predictions,
+                          fold_days=horizon)
 
 
 def _one(job: tuple) -> tuple:
     key, series, horizon, options, run_backtest, folds = job
     try:
         fc = forecast(series, horizon, **options)
-        bt = backtest(series, horizon, folds=folds, **options) if run_backtest else None
+        bt = None
+        if run_backtest:
+            n_folds, days = fit_folds(len(series), min(horizon, 28), folds)
+            bt = backtest(series, days, folds=n_folds, **options)
         return key, fc, bt, None
     except InvalidInputError as exc:  # one bad series does not stop the others
         return key, None, None, f"{type(exc).__name__}: {exc}"
