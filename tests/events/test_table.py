@@ -24,9 +24,13 @@ def _rows(users, day="2026-03-02", events=("view", "add_to_cart", "purchase"), s
     return pd.DataFrame(out)
 
 
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*.parquet") if "_delta_log" not in f.parts)
+
+
 def _all_parquet_rows(folder: Path) -> pd.DataFrame:
     """Every row of every Parquet file under ``folder``, whatever version it belongs to."""
-    files = sorted(folder.rglob("*.parquet"))
+    files = _data_files(folder)
     return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
 
 
@@ -72,9 +76,9 @@ def test_compaction_merges_small_files_and_keeps_every_row(ws):
     assert len(ws.store.files("acme")) == 1
     after = acme.events().df().sort_values("event_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)
-    assert len(list(table.rglob("*.parquet"))) == 7  # the old files stay for time travel until a vacuum
+    assert len(_data_files(table)) == 7  # the old files stay for time travel until a vacuum
     acme.data.vacuum(retention_hours=0)
-    assert len(list(table.rglob("*.parquet"))) == 1
+    assert len(_data_files(table)) == 1
 
 
 def test_small_ingests_compact_themselves(tmp_path):
@@ -101,6 +105,8 @@ def test_forget_user_leaves_no_row_in_any_file_after_vacuum(ws):
     assert "alice" in set(_all_parquet_rows(ws.store.brand_dir("acme"))["user_id"])  # old versions still hold her
     acme.data.vacuum(retention_hours=0)
     assert set(_all_parquet_rows(ws.store.brand_dir("acme"))["user_id"]) == {"bob"}
+    log_text = " ".join(p.read_text() for p in (ws.store.brand_dir("acme") / "_delta_log").glob("*.json"))
+    assert "alice" not in log_text  # no statistics of user ids in the log either
     assert pd.read_csv(report.quarantine_path)["user_id"].tolist() == ["carol"]
     from workbench.storage.models import AuditEvent
     with ws.db.session() as s:

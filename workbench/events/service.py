@@ -2,7 +2,8 @@
 
 Reading versions is open to every member. Compaction, vacuum and forgetting a user change what
 every member reads, so they need a brand admin; forgetting a user is recorded in the audit log
-(the user id, how many rows went, the version that deleted them), never silently.
+(the SHA-256 of the user id, how many rows went, the version that deleted them), never silently;
+neither the log nor the table's commit log keeps the id itself.
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ class EventData:
             out["files_removed"] = len(self.store.vacuum(self.ctx.brand, retention=timedelta(0)))
         with self.ctx.db.session(write=True) as s:
             crepo.record(s, self.ctx.brand_id, self.ctx.actor.user_id, self.ctx.actor.name, "forget_user",
-                         detail={"user_id": user_id, "events_deleted": out["events_deleted"],
+                         detail={"user_sha256": out["user_sha256"], "events_deleted": out["events_deleted"],
                                  "quarantined_deleted": out["quarantined_deleted"], "version": out["version"],
                                  "vacuumed": vacuum})
         log.warning("forgot a user of brand %s: %d event(s), %d quarantined row(s)", self.ctx.brand,

@@ -19,6 +19,7 @@ This module is the only one that opens DuckDB over the stored events.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import shutil
 import time
@@ -262,10 +263,11 @@ class EventStore:
         counted = _Counted(fresh.to_arrow_reader(batch_size=1_000_000))
         if counted.empty:
             return
-        report.version = table.append(counted.reader())
+        dt = table.append(counted.reader(), dt)
+        report.version = dt.version()
         report.accepted = counted.rows
-        crowded = table.small_file_days([d.isoformat() for d in days], small_bytes=self.target_file_bytes // 4,
-                                        limit=self.small_file_limit)
+        crowded = EventTable.small_file_days(dt, [d.isoformat() for d in days],
+                                             small_bytes=self.target_file_bytes // 4, limit=self.small_file_limit)
         if crowded:
             out = table.compact(crowded, target_bytes=self.target_file_bytes)
             log.info("compacted %s day(s) of %s: %s files merged into %s", len(crowded), brand,
@@ -308,11 +310,12 @@ class EventStore:
         The user's rows stay in files of earlier versions until :meth:`vacuum` removes them."""
         if not isinstance(user_id, str) or not user_id.strip():
             raise InvalidInputError("forget_user needs a non-empty user_id")
+        digest = hashlib.sha256(user_id.encode()).hexdigest()
         with self.lock(brand):
-            literal = "'" + user_id.replace("'", "''") + "'"
-            out = self.table(brand).delete(f"user_id = {literal}")
+            # the commit log keeps the delete's predicate: it names the user by SHA-256 only
+            out = self.table(brand).delete(f"encode(sha256(user_id), 'hex') = '{digest}'")
             quarantined = _forget_in_quarantine(self.quarantine_root / f"brand={brand}", user_id)
-        return {"brand": brand, "events_deleted": int(out.get("num_deleted_rows", 0)),
+        return {"brand": brand, "user_sha256": digest, "events_deleted": int(out.get("num_deleted_rows", 0)),
                 "quarantined_deleted": quarantined, "version": self.version(brand)}
 
     def history(self, brand: str, limit: int | None = 20) -> pd.DataFrame:

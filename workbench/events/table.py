@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 PARTITION = "day"
 TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [pa.field(PARTITION, pa.date32())])
 _WRITER = WriterProperties(compression="ZSTD", max_row_group_size=1_000_000)
-_CONFIG = {"delta.logRetentionDuration": "interval 3650 days", "delta.checkpointInterval": "50"}
+# file statistics only for the columns reads filter on: user ids (personal data) never land in the log
+_CONFIG = {"delta.logRetentionDuration": "interval 3650 days", "delta.checkpointInterval": "10",
+           "delta.dataSkippingStatsColumns": "event,ts,revenue"}
 
 
 def _day_list(days: Iterable[date | str]) -> list[str]:
@@ -83,28 +85,26 @@ class EventTable:
             filters.append((PARTITION, "<=", until.isoformat()))
         return [_local(u) for u in dt.file_uris(file_pruning_predicate=filters or None)]
 
-    def append(self, data: pa.RecordBatchReader) -> int:
-        """Append batches (the event columns plus ``day``) as one commit; returns the new version."""
+    def append(self, data: pa.RecordBatchReader, dt: DeltaTable | None = None) -> DeltaTable:
+        """Append batches (the event columns plus ``day``) as one commit to ``dt`` (the table as
+        already opened; None: create it); returns the table at the new version."""
         data = pa.RecordBatchReader.from_batches(TABLE_SCHEMA, (b.cast(TABLE_SCHEMA) for b in data))
-        write_deltalake(str(self.path), data, mode="append", partition_by=[PARTITION],
+        write_deltalake(dt if dt is not None else str(self.path), data, mode="append", partition_by=[PARTITION],
                         writer_properties=_WRITER, configuration=_CONFIG)
-        return DeltaTable(str(self.path)).version()
-
-    def small_file_days(self, days: Iterable[str], *, small_bytes: int, limit: int) -> list[str]:
-        """Of ``days``, those whose partition holds more than ``limit`` files under ``small_bytes``."""
-        dt = self.open()
         if dt is None:
-            return []
-        actions = dt.get_add_actions(flatten=True)
-        actions = pa.table(actions) if not isinstance(actions, pa.Table) else actions
-        sizes = actions.column("size_bytes").to_pylist()
-        parts = actions.column(f"partition.{PARTITION}").to_pylist()
-        wanted, counts = set(_day_list(days)), {}
-        for day, size in zip(parts, sizes):
-            key = day if isinstance(day, str) else day.isoformat()
-            if key in wanted and size < small_bytes:
-                counts[key] = counts.get(key, 0) + 1
-        return sorted(d for d, n in counts.items() if n > limit)
+            return DeltaTable(str(self.path))
+        dt.update_incremental()
+        return dt
+
+    @staticmethod
+    def small_file_days(dt: DeltaTable, days: Iterable[str], *, small_bytes: int, limit: int) -> list[str]:
+        """Of ``days``, those whose partition holds more than ``limit`` files under ``small_bytes``."""
+        crowded = []
+        for day in _day_list(days):
+            files = EventTable.files(dt, days=[day])
+            if len(files) > limit and sum(Path(f).stat().st_size < small_bytes for f in files) > limit:
+                crowded.append(day)
+        return crowded
 
     def compact(self, days: Iterable[str] | None = None, *, target_bytes: int) -> dict:
         """Merge small files (of some days, or all); one commit; retried once on a write conflict."""
@@ -114,8 +114,11 @@ class EventTable:
         filters = None if days is None else [(PARTITION, "in", _day_list(days))]
         for attempt in range(3):
             try:
-                return dt.optimize.compact(partition_filters=filters, target_size=target_bytes,
-                                           writer_properties=_WRITER)
+                out = dt.optimize.compact(partition_filters=filters, target_size=target_bytes,
+                                          writer_properties=_WRITER)
+                if out.get("numFilesRemoved"):
+                    dt.create_checkpoint()  # readers replay one Parquet checkpoint, not every commit
+                return out
             except CommitFailedError:
                 if attempt == 2:
                     raise
