@@ -16,3 +16,17 @@ def test_explorers_recompute_when_settings_change(ws):
     r = retention_explorer(acme)
     r.period.value = "month"
     assert r.result.equals(acme.retention(period="month", periods=8))
+
+
+def test_bad_dates_are_said_in_the_widget(ws):
+    acme = ws.brand("acme")
+    acme.ingest(generate_events(brands=1, users=200, days=40, seed=6).events)
+    f = funnel_explorer(acme)
+    good = f.result
+    f.since.value = "yesterday"
+    assert "since 'yesterday' is not a date" in f.error and "last one that worked" in f.status.value
+    assert f.result is good
+    f.since.value, f.until.value = "2026-02-10", "2026-02-01"
+    assert "must be before until" in f.error
+    f.until.value = "2026-02-20"
+    assert f.error is None and f.result["users"].iloc[0] < good["users"].iloc[0]

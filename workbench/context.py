@@ -8,6 +8,7 @@ flows and the CLI, or a named member when a scope is opened with ``user=``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,42 @@ from .domain import Role
 from .events import EventStore
 from .storage import Database
 
-__all__ = ["Actor", "BrandContext", "LOCAL_OWNER", "unknown_brand"]
+__all__ = ["Actor", "BrandContext", "LOCAL_OWNER", "unknown_brand", "check_period", "period_bound"]
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def period_bound(value, what: str):
+    """``since``/``until`` as a UTC timestamp: a date or datetime, or ISO text ("2026-03-01",
+    "2026-03-01T12:00Z"); anything else (such as "yesterday") is an InvalidInputError."""
+    import pandas as pd
+
+    from .errors import InvalidInputError
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not _ISO_DATE.match(value.strip()):
+            raise InvalidInputError(f"{what} {value!r} is not a date: use YYYY-MM-DD (or an ISO date and time, "
+                                    "e.g. 2026-03-01T12:00Z)")
+        value = value.strip()
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} {value!r} is not a date: use YYYY-MM-DD") from exc
+    if ts is pd.NaT:
+        raise InvalidInputError(f"{what} is not a date")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def check_period(since, until):
+    """(since, until) checked: each a date, and since before until."""
+    from .errors import InvalidInputError
+    start, end = period_bound(since, "since"), period_bound(until, "until")
+    if start is not None and end is not None and start >= end:
+        raise InvalidInputError(f"since ({start.isoformat()}) must be before until ({end.isoformat()}): "
+                                "until is the first moment left out")
+    return start, end
 
 
 def unknown_brand(name: str, known: list[str]):
@@ -125,4 +161,5 @@ class BrandContext:
         """This brand's events (``since <= ts < until``) as a DuckDB relation (NotFoundError for a
         brand nothing was written to)."""
         self.brand_id  # noqa: B018 - an unknown brand is an error, not an empty table
+        since, until = check_period(since, until)
         return self.store.relation(self.con, self.brand, since=since, until=until, version=self.version)

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import html
 import logging
 
 import ipywidgets as w
@@ -46,7 +47,8 @@ class _Explorer:
             self.status.value = ""
         except WorkbenchError as exc:  # show bad settings in the widget, keep the last good result
             self.error = str(exc)
-            self.status.value = f"<span style='color:#c44e52'>{exc}</span>"
+            shown = " (the chart below is the last one that worked)" if self.result is not None else ""
+            self.status.value = f"<span style='color:#c44e52'>{html.escape(str(exc))}{shown}</span>"
             return
         self.output.clear_output(wait=True)
         with self.output:

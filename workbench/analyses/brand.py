@@ -13,6 +13,7 @@ from .. import analytics
 from ..analytics import segments as segments_mod
 from ..analytics.segments import SegmentSpec, segment_spec
 from ..collaboration import access
+from ..context import check_period
 from ..domain import Action, ResourceKind
 from .vocabulary import check_breakdown, check_events, check_segment_fields
 
@@ -86,7 +87,8 @@ def retention(ctx, *, segment=None, since=None, until=None, **kwargs) -> pd.Data
 
 def daily_metrics(ctx, metrics=None, *, segment=None, since=None, until=None) -> pd.DataFrame:
     """Daily metrics, zero-filled days (``until`` exclusive)."""
-    end = pd.Timestamp(until) - pd.Timedelta(days=1) if until is not None else None
+    since, until = check_period(since, until)
+    end = until - pd.Timedelta(days=1) if until is not None else None
     return analytics.daily_metrics(scoped_events(ctx, segment=segment, since=since, until=until), metrics,
                                    start=since, end=end)
 

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from traitlets.config import Config
+
 from ..collaboration import access
 from ..domain import Action, ReportStatus, ResourceKind
 from ..errors import InvalidInputError, WorkbenchError
@@ -32,6 +34,9 @@ REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction
            "kpi": "kpi_digest.ipynb"}
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # Parameters the runner fills in itself, so that the notebook opens the same workspace.
+# the kernel talks to papermill over local sockets (IPC), not TCP on loopback: nothing listens on a
+# port, and the kernel has no "running over TCP without encryption" warning to print
+_KERNEL_CONFIG = Config({"KernelManager": {"transport": "ipc"}})
 _WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path", "data_version")
 
 
@@ -159,7 +164,7 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     error = None
     try:
         pm.execute_notebook(str(reports[name]), str(nb_path), parameters=params, kernel_name=_kernel_name(),
-                            progress_bar=False, cwd=str(out_dir))
+                            progress_bar=False, cwd=str(out_dir), config=_KERNEL_CONFIG)
         render_html(nb_path, html_path)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, then re-raised as ours
         # papermill's error carries the notebook's own exception; that is what the analyst needs
