@@ -10,7 +10,7 @@ import pytest
 
 import workbench as wb
 from workbench.datasets import generate_events
-from workbench.errors import InvalidInputError
+from workbench.errors import InvalidInputError, NotFoundError
 from workbench.reports import REPORTS, ReportFailedError
 
 from .conftest import IN_CI
@@ -103,6 +103,26 @@ def test_a_failed_run_is_recorded_with_its_partial_notebook(demo):
     assert failed["status"] == "FAILED" and "2 to 20 steps" in failed["error"]
     row = wb.reports.get_report(acme, int(failed["id"]))
     assert Path(row.notebook_path).exists()
+
+
+@pytest.mark.parametrize("name, params, match", [
+    ("funnel", {"steps": ["view", "add_to_kart"]}, "did you mean 'add_to_cart'"),
+    ("funnel", {"since": "yesterday"}, "since 'yesterday' is not a date"),
+    ("funnel", {"since": "2026-03-01", "until": "2026-02-01"}, "must be before until"),
+    ("funnel", {"window": "a week"}, "window"),
+    ("funnel", {"breakdown": "cuntry"}, "did you mean 'country'"),
+    ("retention", {"period": "fortnight"}, "day, week or month"),
+    ("retention", {"start_event": "sign_up"}, "no event 'sign_up'"),
+    ("prediction", {"horizon": "ten"}, "'horizon' must be int"),
+    ("prediction", {"metric": "revenu"}, "unknown metric"),
+    ("kpi", {"metrics": ["active_users", "sales"]}, "unknown metric"),
+])
+def test_parameters_are_checked_before_a_kernel_starts(demo, name, params, match):
+    acme = demo.brand("acme")
+    before = len(acme.reports())
+    with pytest.raises((InvalidInputError, NotFoundError), match=match):
+        acme.report(name, **params)
+    assert len(acme.reports()) == before  # refused before a run was even recorded
 
 
 def test_unknown_report_or_parameter(demo):

@@ -24,6 +24,7 @@ from ..errors import InvalidInputError, WorkbenchError
 from ..storage import collaboration as crepo
 from ..storage import reports as rrepo
 from ..storage.models import Report
+from .checks import check_parameters
 
 __all__ = ["REPORTS", "ReportRun", "ReportFailedError", "available_reports", "report_parameters", "run_report",
            "rerun_report", "render_html", "list_reports", "get_report", "delete_report"]
@@ -146,6 +147,7 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     for key, value in list(params.items()):  # "revenue,purchases" for a list parameter is two items
         if declared[key]["type"] == "list" and isinstance(value, str):
             params[key] = [v.strip() for v in value.split(",") if v.strip()]
+    check_parameters(ctx, declared, params)
     pinned = ctx.at(version) if version is not None else ctx.pinned()
     params.update(brand=ctx.brand, home=str(settings.home.resolve()), events_path=str(settings.resolved_events_path),
                   data_version=pinned.version)
