@@ -52,9 +52,24 @@ def demo(tmp_path_factory):
     ws.close()
 
 
+@pytest.fixture(scope="module")
+def page():
+    """A Chromium page 1280 px wide (Debian's chromium, driven by Playwright)."""
+    if shutil.which("chromium") is None:
+        if IN_CI:
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
+        pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
+        browser.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REPORTS))
-def test_report_runs_with_defaults_to_self_contained_html(demo, name):
+def test_report_runs_with_defaults_to_self_contained_html(demo, name, page):
     run = demo.brand("acme").report(name)
     assert run.status == "SUCCEEDED" and run.html_path.exists() and run.notebook_path.exists()
     html = run.html_path.read_text()
@@ -66,6 +81,20 @@ def test_report_runs_with_defaults_to_self_contained_html(demo, name):
     assert len(alts) == len(charts) and all(a.startswith("Chart. ") for a in alts)
     listed = demo.brand("acme").reports()
     assert run.id in listed["id"].tolist()
+    # in a browser 1280 px wide: nothing sticks out of the page, the header names brand and period
+    page.goto(run.html_path.as_uri())
+    page.wait_for_load_state("load")
+    seen = page.evaluate("""() => ({
+        width: document.documentElement.scrollWidth,
+        wide: [...document.querySelectorAll('body *')].filter(
+            e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length,
+        header: (document.querySelector('.wb-header') || {}).innerText || '',
+        title: document.title, plots: document.querySelectorAll('.js-plotly-plot').length})""")
+    assert seen["width"] <= 1280 and seen["wide"] == 0, seen
+    assert "Brand acme" in seen["header"] and "2026-01-05 – 2026-04-04 (UTC)" in seen["header"]
+    assert "data version 0" in seen["header"] and seen["title"].endswith("· acme")
+    assert seen["plots"] >= (0 if name == "prediction" else 1)  # interactive charts drawn, offline
+    assert html.count("<script") < 40 and html.count("plotly.js v") <= 1  # plotly.js inlined once at most
 
 
 @pytest.mark.slow
@@ -75,7 +104,7 @@ def test_funnel_report_numbers_equal_the_api(demo):
     html = run.html_path.read_text()
     expected = acme.funnel(["view", "add_to_cart", "checkout", "purchase"], "3d")
     for users in expected["users"]:
-        assert f"<td>{users}</td>" in html
+        assert f"<td>{users:,}</td>" in html
     assert f"<strong>{expected['users'].iloc[0]:,}</strong>" in html  # the prose uses the same numbers
 
 
@@ -87,7 +116,7 @@ def test_retention_and_kpi_reports_show_the_api_numbers(demo):
     assert f"<strong>{table['cohort'].nunique()}</strong>" in html
     assert f"<strong>{int(table.loc[table.period == 0, 'cohort_size'].sum()):,}</strong>" in html
     for users in wb.analytics.retention_curve(table)["users"]:  # the average-curve table, in full
-        assert f"<td>{users}</td>" in html
+        assert f"<td>{users:,}</td>" in html
     kpi = acme.report("kpi").html_path.read_text()
     digest = acme.anomaly_digest(["active_users", "sessions", "purchases", "revenue", "signups", "conversion_rate"])
     flagged = int(digest["is_anomaly"].sum())

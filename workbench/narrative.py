@@ -35,7 +35,9 @@ def retention_summary(table: pd.DataFrame, curve: pd.DataFrame, period: str) -> 
         return "No cohorts in this period."
     one = curve.loc[curve["period"] == 1, "rate"]
     last_row = curve.iloc[-1]
-    parts = [f"**{table['cohort'].nunique()}** {period}ly cohorts, **{int(table.loc[table.period == 0, 'cohort_size'].sum()):,}** users."]
+    adjective = {"day": "daily", "week": "weekly", "month": "monthly"}.get(period, f"{period}ly")
+    parts = [f"**{table['cohort'].nunique()}** {adjective} cohorts, "
+             f"**{int(table.loc[table.period == 0, 'cohort_size'].sum()):,}** users."]
     if len(one):
         parts.append(f"On average **{one.iloc[0]:.1%}** come back in the {period} after their first "
                      f"(weighted by cohort size, complete periods only).")
@@ -67,20 +69,34 @@ def forecast_summary(metric: str, history: pd.DataFrame, forecast: pd.DataFrame,
     return text
 
 
+def metric_value(metric: str, value: float) -> str:
+    """A daily metric's value as people read it: rates as percentages, revenue with cents."""
+    if value is None or np.isnan(value):
+        return "n/a"
+    if metric.endswith("_rate"):
+        return f"{value:.1%}"
+    if metric == "revenue":
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
+
+
 def anomaly_summary(digest: pd.DataFrame) -> str:
     flagged = digest[digest["is_anomaly"]]
     if flagged.empty:
         return "No unusual days in any metric."
-    lines = [f"- **{r.metric}** on {pd.Timestamp(r.ds).date()}: {r.value:,.0f} "
-             f"({'above' if r.score > 0 else 'below'} the expected {r.expected:,.0f}, score {r.score:+.1f})"
+    lines = [f"- **{r.metric}** on {pd.Timestamp(r.ds).date()} ({pd.Timestamp(r.ds):%A}): "
+             f"{metric_value(r.metric, r.value)}, {'above' if r.score > 0 else 'below'} the expected "
+             f"{metric_value(r.metric, r.expected)} (score {r.score:+.1f})"
              for r in flagged.sort_values("ds").itertuples()]
     return f"{len(flagged)} unusual day(s):\n\n" + "\n".join(lines)
 
 
-def correlation_summary(result: pd.DataFrame) -> str:
+def correlation_summary(result: pd.DataFrame, differences: bool = False) -> str:
+    what = "day-to-day changes" if differences else "daily values"
     sig = result[result["q_value"] < 0.05]
     if sig.empty:
-        return "No pair of metrics moves together beyond chance (all q ≥ 0.05)."
+        return f"No pair of metrics moves together beyond chance in their {what} (all q ≥ 0.05)."
     top = sig.iloc[0]
-    return (f"{len(sig)} of {len(result)} pairs move together beyond chance (q < 0.05). Strongest: "
-            f"*{top.metric_a}* and *{top.metric_b}*, r = {top.r:.2f} (95% CI {top.ci_low:.2f} to {top.ci_high:.2f}).")
+    return (f"Correlations of {what}: {len(sig)} of {len(result)} pairs move together beyond chance (q < 0.05). "
+            f"Strongest: *{top.metric_a}* and *{top.metric_b}*, r = {top.r:.2f} "
+            f"(95% CI {top.ci_low:.2f} to {top.ci_high:.2f}).")

@@ -76,6 +76,12 @@ def report_parameters(path: Path) -> dict[str, dict]:
             for name, p in pm.inspect_notebook(str(path)).items()}
 
 
+def nbformat_title(path: Path) -> str:
+    """A report notebook's title (its metadata), else its file name."""
+    import nbformat
+    return nbformat.read(str(path), as_version=4).metadata.get("title") or path.stem.replace("_", " ").title()
+
+
 def _kernel_name() -> str:
     from jupyter_client.kernelspec import find_kernel_specs
 
@@ -104,14 +110,16 @@ def describe_charts(notebook) -> None:
                 meta.setdefault("alt", f"Chart. {section}" if section else "Chart")
 
 
-def render_html(notebook_path: Path, html_path: Path) -> Path:
-    """Self-contained HTML of an executed notebook, code cells hidden."""
+def render_html(notebook_path: Path, html_path: Path, title: str | None = None) -> Path:
+    """Self-contained HTML of an executed notebook, code cells hidden; ``title`` names the page."""
     import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="workbench_report", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     notebook = nbformat.read(str(notebook_path), as_version=4)
+    if title:
+        notebook.metadata["title"] = title
     describe_charts(notebook)
     body, _ = exporter.from_notebook_node(notebook)
     html_path.write_text(body, encoding="utf-8")
@@ -167,7 +175,10 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     try:
         pm.execute_notebook(str(reports[name]), str(nb_path), parameters=params, kernel_name=_kernel_name(),
                             progress_bar=False, cwd=str(out_dir), config=_KERNEL_CONFIG)
-        render_html(nb_path, html_path)
+        title = nbformat_title(reports[name])
+        render_html(nb_path, html_path, f"{title} · {ctx.brand}" + (
+            f" · {params.get('since') or '…'} – {params.get('until') or '…'}" if params.get("since") or params.get("until")
+            else ""))
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, then re-raised as ours
         # papermill's error carries the notebook's own exception; that is what the analyst needs
         error = (f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})" if hasattr(exc, "ename")
