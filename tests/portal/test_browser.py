@@ -117,7 +117,8 @@ def test_read_discuss_and_resolve_a_shared_report(browser, site):
     page.get_by_role("link", name=f"funnel #{site['report']}").click()
     frame = page.frame_locator("iframe.report-frame")
     frame.locator("img").first.wait_for(timeout=30_000)
-    assert frame.locator("img").count() >= 2, "the report's charts are shown"
+    frame.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)  # interactive charts drawn
+    assert frame.locator("img, .js-plotly-plot").count() >= 2, "the report's charts are shown"
     page.get_by_label("New comment (Markdown)").fill("Why did **checkout** drop?")
     page.get_by_role("button", name="Comment", exact=True).click()
     page.get_by_text("Reply", exact=True).first.click()
