@@ -155,3 +155,18 @@ def test_a_store_in_the_old_layout_is_converted_with_counts_checked(tmp_path):
         assert not list((home / "events" / "brand=acme").glob("*.parquet"))  # now under day= partitions
         again = acme.ingest(FIXTURES / "legacy_source.csv")  # the file the old store was made from
         assert (again.accepted, again.duplicates, again.rejected) == (0, 399, 1)
+
+
+def test_a_large_append_is_written_in_slabs_and_committed_once(ws, monkeypatch):
+    import workbench.events.table as table_mod
+    monkeypatch.setattr(table_mod, "SLAB_ROWS", 500)
+    acme = ws.brand("acme")
+    acme.ingest(_rows(["first"]))
+    report = acme.ingest(pd.concat([_rows([f"u{i}" for i in range(400)], day=d) for d in
+                                    ("2026-03-02", "2026-03-03", "2026-03-04")], ignore_index=True))
+    assert (report.accepted, report.version) == (3600, 1)  # one version for the whole ingest
+    assert acme.events().count("*").fetchall()[0][0] == 3603
+    assert acme.events(version=0).count("*").fetchall()[0][0] == 3
+    assert not any((ws.store.root / ".staging").glob("*"))
+    again = acme.ingest(_rows([f"u{i}" for i in range(400)], day="2026-03-03"))
+    assert (again.accepted, again.duplicates) == (0, 1200)

@@ -260,7 +260,7 @@ class EventStore:
               AND NOT EXISTS (SELECT 1 FROM __wb_repeats r
                               WHERE r.event_id = g.event_id AND r.day = g.day AND r.first_row <> g.__wb_row)
         """)
-        counted = _Counted(fresh.to_arrow_reader(batch_size=1_000_000))
+        counted = _Counted(fresh.to_arrow_reader(batch_size=262_144))
         if counted.empty:
             return
         dt = table.append(counted.reader(), dt)

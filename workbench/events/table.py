@@ -11,8 +11,13 @@ The table never uses deletion vectors or column mapping: a version is exactly it
 """
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import os
+import shutil
 import time
+import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterable
@@ -20,6 +25,7 @@ from typing import Iterable
 import pyarrow as pa
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction
 
 from ..errors import NotFoundError
 from .schema import ARROW_SCHEMA
@@ -29,11 +35,22 @@ __all__ = ["EventTable", "PARTITION", "TABLE_SCHEMA"]
 log = logging.getLogger(__name__)
 
 PARTITION = "day"
+SLAB_ROWS = 1_000_000  # rows handed to delta-rs at once (it holds them in memory until it commits)
 TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [pa.field(PARTITION, pa.date32())])
 _WRITER = WriterProperties(compression="ZSTD", max_row_group_size=1_000_000)
 # file statistics only for the columns reads filter on: user ids (personal data) never land in the log
 _CONFIG = {"delta.logRetentionDuration": "interval 3650 days", "delta.checkpointInterval": "10",
            "delta.dataSkippingStatsColumns": "event,ts,revenue"}
+
+
+def _rows_upto(batches, limit: int):
+    """Batches from ``batches`` until about ``limit`` rows have passed (the last one may overrun)."""
+    rows = 0
+    for batch in batches:
+        yield batch
+        rows += batch.num_rows
+        if rows >= limit:
+            return
 
 
 def _day_list(days: Iterable[date | str]) -> list[str]:
@@ -87,14 +104,63 @@ class EventTable:
 
     def append(self, data: pa.RecordBatchReader, dt: DeltaTable | None = None) -> DeltaTable:
         """Append batches (the event columns plus ``day``) as one commit to ``dt`` (the table as
-        already opened; None: create it); returns the table at the new version."""
-        data = pa.RecordBatchReader.from_batches(TABLE_SCHEMA, (b.cast(TABLE_SCHEMA) for b in data))
+        already opened; None: create it); returns the table at the new version.
+
+        Up to SLAB_ROWS rows are handed to delta-rs at once. A larger stream is written slab by
+        slab into a scratch table beside this one (delta-rs keeps what it writes in memory until a
+        commit), its files are then moved in and committed here in one transaction: memory stays
+        bounded and readers still see all of the append or none of it."""
+        batches = (b.cast(TABLE_SCHEMA) for b in data)
+        first, rows = [], 0
+        for batch in batches:
+            first.append(batch)
+            rows += batch.num_rows
+            if rows > SLAB_ROWS:
+                break
+        else:
+            self._write(dt, pa.RecordBatchReader.from_batches(TABLE_SCHEMA, iter(first)))
+            return self._refreshed(dt)
+        self._append_in_slabs(dt, itertools.chain(first, batches))
+        return self._refreshed(dt)
+
+    def _write(self, dt: DeltaTable | None, data: pa.RecordBatchReader) -> None:
         write_deltalake(dt if dt is not None else str(self.path), data, mode="append", partition_by=[PARTITION],
                         writer_properties=_WRITER, configuration=_CONFIG)
+
+    def _refreshed(self, dt: DeltaTable | None) -> DeltaTable:
         if dt is None:
             return DeltaTable(str(self.path))
         dt.update_incremental()
         return dt
+
+    def _append_in_slabs(self, dt: DeltaTable | None, batches) -> None:
+        scratch = self.path.parent / ".staging" / f"{self.path.name}-{uuid.uuid4().hex}"
+        try:
+            while True:
+                slab = list(_rows_upto(batches, SLAB_ROWS))
+                if not slab:
+                    break
+                write_deltalake(str(scratch), pa.RecordBatchReader.from_batches(TABLE_SCHEMA, iter(slab)),
+                                mode="append", partition_by=[PARTITION], writer_properties=_WRITER)
+                del slab
+            staged = DeltaTable(str(scratch)).get_add_actions(flatten=True)
+            staged = pa.table(staged) if not isinstance(staged, pa.Table) else staged
+            actions = []
+            for rel, size, records, day in zip(*(staged.column(c).to_pylist() for c in
+                                                  ("path", "size_bytes", "num_records", f"partition.{PARTITION}"))):
+                target = self.path / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(scratch / rel, target)  # same filesystem: a rename; uncommitted until the commit
+                day = day if isinstance(day, str) else day.isoformat()
+                actions.append(AddAction(rel, size, {PARTITION: day}, int(target.stat().st_mtime * 1000), True,
+                                         json.dumps({"numRecords": records})))
+            if dt is None:
+                dt = DeltaTable.create(str(self.path), TABLE_SCHEMA, partition_by=[PARTITION], configuration=_CONFIG,
+                                       mode="ignore")
+            dt.create_write_transaction(actions, mode="append", schema=TABLE_SCHEMA, partition_by=[PARTITION])
+            log.info("appended %d files to %s in one commit", len(actions), self.path)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     @staticmethod
     def small_file_days(dt: DeltaTable, days: Iterable[str], *, small_bytes: int, limit: int) -> list[str]:
