@@ -120,3 +120,30 @@ def test_ingest_is_recorded(ws):
         rec = s.query(IngestRecord).one()
         assert (rec.accepted, rec.rejected) == (3, 6)
         assert rec.quarantine_path.endswith(".csv")
+
+
+def test_quarantined_rows_keep_their_own_values_in_a_large_file(ws, tmp_path):
+    """The quarantine reads bad rows' original values back by position: across a file large
+    enough to be read in parallel, each rejected row must come back with its own reason."""
+    import numpy as np
+
+    n = 300_000
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"user_id": [f"u{i}" for i in range(n)], "event": "view",
+                          "ts": "2026-03-02T10:00:00Z", "revenue": [str(i) for i in range(n)]})
+    bad_ts = rng.choice(n, 40, replace=False)
+    bad_rev = rng.choice(np.setdiff1d(np.arange(n), bad_ts), 40, replace=False)
+    frame.loc[bad_ts, "ts"] = [f"not-a-time-{i}" for i in bad_ts]
+    frame.loc[bad_rev, "revenue"] = [f"x{i}" for i in bad_rev]
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    report = ws.brand("acme").ingest(path)
+    assert (report.accepted, report.rejected) == (n - 80, 80)
+    bad = pd.read_csv(report.quarantine_path, dtype=str)
+    for row in bad.itertuples():
+        i = int(row.user_id[1:])
+        if row.reason == "unparseable ts":
+            assert i in bad_ts and row.ts == f"not-a-time-{i}" and row.revenue == str(i)
+        else:
+            assert row.reason == "revenue is not a finite number" and i in bad_rev and row.revenue == f"x{i}"
+    assert bad["user_id"].tolist() == sorted(bad["user_id"].tolist(), key=lambda u: int(u[1:]))  # file order

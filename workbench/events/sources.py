@@ -119,8 +119,11 @@ def _ident(name: str) -> str:
 def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
     if isinstance(source, pd.DataFrame):
         return Opened(con.from_df(_frame_for_duckdb(source)))
-    if isinstance(source, (pa.Table, pa.RecordBatchReader)):
+    if isinstance(source, pa.Table):
         return Opened(con.from_arrow(source))
+    if isinstance(source, pa.RecordBatchReader):  # read once: kept (spilling) so it can be read again
+        con.from_arrow(source).create("__wb_stream")
+        return Opened(con.table("__wb_stream"))
     if not isinstance(source, (str, Path)):
         raise InvalidInputError(
             f"cannot ingest a {type(source).__name__}: pass a DataFrame, a pyarrow Table or a file path")

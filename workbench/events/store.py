@@ -198,7 +198,7 @@ class EventStore:
                 raise InvalidInputError(f"cannot read {report.source}: {str(exc).splitlines()[0]}") from exc
             total += unreadable_lines(con, opened)
             reason = reason_sql(brand, datetime.now(timezone.utc) + self.max_future_skew)
-            self._quarantine(con, columns, qpath, report, reason)
+            self._quarantine(con, opened.relation, qpath, report, reason)
             if progress:
                 progress(total)
             with self.lock(brand):
@@ -215,8 +215,11 @@ class EventStore:
         return report
 
     @staticmethod
-    def _quarantine(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path, report: IngestReport,
-                    reason: str) -> None:
+    def _quarantine(con: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyRelation, path: Path,
+                    report: IngestReport, reason: str) -> None:
+        """Count rejections by reason, and write the rejected rows' original values with their
+        reason: the source is read again, aligned with the staged rows by position (a
+        POSITIONAL JOIN), only when something was rejected."""
         counts = con.sql(f"SELECT reason, count(*) FROM (SELECT {reason} AS reason FROM {STAGED}) "
                          "WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason").fetchall()
         report.reasons = {r: int(n) for r, n in counts}
@@ -227,12 +230,18 @@ class EventStore:
         if not report.rejected:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in (c.replace('"', '""') for c in columns))
+        columns = [str(c) for c in source.columns]
+        cols = ", ".join(f'CAST(s."{c}" AS VARCHAR) AS "{c}"' for c in (c.replace('"', '""') for c in columns))
         target = str(path).replace("'", "''")
         lines = (f" UNION ALL BY NAME (SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line)"
                  if unreadable else "")
-        con.execute(f"COPY ((SELECT {cols}, {reason} AS reason FROM {STAGED} WHERE {reason} IS NOT NULL "
-                    f"ORDER BY rowid){lines}) TO '{target}' (HEADER, DELIMITER ',')")
+        rows = ""
+        if report.rejected > unreadable:
+            source.create_view("__wb_source_again", replace=True)
+            rows = (f"SELECT {cols}, reason FROM (SELECT * FROM __wb_source_again) s POSITIONAL JOIN "
+                    f"(SELECT {reason} AS reason FROM {STAGED} ORDER BY rowid) r WHERE reason IS NOT NULL")
+        query = f"({rows}){lines}" if rows else f"SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line"
+        con.execute(f"COPY ({query}) TO '{target}' (HEADER, DELIMITER ',')")
 
     def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport, reason: str) -> None:
         """Under the brand's lock: drop rows already stored for their day, append the rest."""

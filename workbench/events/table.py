@@ -164,13 +164,18 @@ class EventTable:
 
     @staticmethod
     def small_file_days(dt: DeltaTable, days: Iterable[str], *, small_bytes: int, limit: int) -> list[str]:
-        """Of ``days``, those whose partition holds more than ``limit`` files under ``small_bytes``."""
-        crowded = []
-        for day in _day_list(days):
-            files = EventTable.files(dt, days=[day])
-            if len(files) > limit and sum(Path(f).stat().st_size < small_bytes for f in files) > limit:
-                crowded.append(day)
-        return crowded
+        """Of ``days``, those whose partition holds more than ``limit`` files under ``small_bytes``
+        (read from the table's file list, no file is opened)."""
+        actions = dt.get_add_actions(flatten=True)
+        actions = pa.table(actions) if not isinstance(actions, pa.Table) else actions
+        sizes = actions.column("size_bytes").to_pylist()
+        parts = actions.column(f"partition.{PARTITION}").to_pylist()
+        wanted, counts = set(_day_list(days)), {}
+        for day, size in zip(parts, sizes):
+            key = day if isinstance(day, str) else day.isoformat()
+            if key in wanted and size < small_bytes:
+                counts[key] = counts.get(key, 0) + 1
+        return sorted(d for d, n in counts.items() if n > limit)
 
     def compact(self, days: Iterable[str] | None = None, *, target_bytes: int) -> dict:
         """Merge small files (of some days, or all); one commit; retried once on a write conflict."""

@@ -141,8 +141,10 @@ def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple
 def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None) -> int:
     """Validate ``rel`` into temp table ``__wb_staged`` of ``con``; returns its row count.
 
-    The table keeps the source's columns, in the source's order (``rowid`` is the row's position),
-    plus ``__wb_*`` columns: the normalised values and the reason parts.
+    The table holds one row per source row, in the source's order (``rowid`` is the row's
+    position): the normalised values and the parts of the reason, in ``__wb_*`` columns. The
+    source's own columns are not copied: the quarantine reads the (few) bad rows' original values
+    from the source again, by position (see ``EventStore._quarantine``).
     """
     names = [str(c) for c in rel.columns]
     types = {str(c): str(t).upper() for c, t in zip(rel.columns, rel.types)}
@@ -171,10 +173,12 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     rel.create_view("__wb_source", replace=True)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {STAGED} AS
-        SELECT * EXCLUDE (__wb_ts_text, __wb_ts_cast, __wb_props_merged{', __wb_props_text' if len(inner) > 2 else ''}),
-               CASE WHEN __wb_props_err IS NULL THEN __wb_props_merged END AS __wb_props
+        SELECT __wb_user, __wb_event, __wb_ts_blank, __wb_ts, __wb_revenue, __wb_revenue_bad, __wb_brand_bad,
+               __wb_props_err, CASE WHEN __wb_props_err IS NULL THEN __wb_props_merged END AS __wb_props,
+               __wb_event_id, __wb_ts_raw
         FROM (
             SELECT *, {_blank_text('user_id')} AS __wb_user, {_blank_text('event')} AS __wb_event,
+                   CASE WHEN __wb_ts_cast IS NULL THEN __wb_ts_text END AS __wb_ts_raw,
                    __wb_ts_text IS NULL AS __wb_ts_blank, {_ts_expr('ts', types['ts'])} AS __wb_ts,
                    {rev} AS __wb_revenue, {rev_bad} AS __wb_revenue_bad, {brand_bad} AS __wb_brand_bad,
                    {props_err} AS __wb_props_err, {props} AS __wb_props_merged, {eid} AS __wb_event_id
@@ -214,7 +218,7 @@ def _dayfirst(texts: pd.Series, dayfirst: bool | None) -> bool | None:
 def _fallback_ts(con: duckdb.DuckDBPyConnection, options) -> None:
     """Timestamps DuckDB did not read, read by pandas (only those rows): numeric day-month dates
     (see :func:`_dayfirst`), then whatever ``format="mixed"`` reads."""
-    todo = con.sql(f"SELECT rowid AS r, trim(CAST(ts AS VARCHAR)) AS t FROM {STAGED} "
+    todo = con.sql(f"SELECT rowid AS r, __wb_ts_raw AS t FROM {STAGED} "
                    f"WHERE __wb_ts IS NULL AND NOT __wb_ts_blank").df()
     if todo.empty or options.ts_format:
         return
