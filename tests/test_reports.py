@@ -98,9 +98,10 @@ def test_report_runs_with_defaults_to_self_contained_html(demo, name, page):
 
 
 @pytest.mark.slow
-def test_funnel_report_numbers_equal_the_api(demo):
+def test_funnel_report_numbers_equal_the_api(demo, capfd):
     acme = demo.brand("acme")
     run = acme.report("funnel", window="3d")
+    assert "without encryption" not in capfd.readouterr().err  # the kernel's own log stays quiet
     html = run.html_path.read_text()
     expected = acme.funnel(["view", "add_to_cart", "checkout", "purchase"], "3d")
     for users in expected["users"]:

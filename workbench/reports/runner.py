@@ -16,8 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from traitlets.config import Config
-
 from ..collaboration import access
 from ..domain import Action, ReportStatus, ResourceKind
 from ..errors import InvalidInputError, WorkbenchError
@@ -35,9 +33,9 @@ REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction
            "kpi": "kpi_digest.ipynb"}
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # Parameters the runner fills in itself, so that the notebook opens the same workspace.
-# the kernel talks to papermill over local sockets (IPC), not TCP on loopback: nothing listens on a
-# port, and the kernel has no "running over TCP without encryption" warning to print
-_KERNEL_CONFIG = Config({"KernelManager": {"transport": "ipc"}})
+# the kernel's own log (not the notebook's output) at ERROR: its "running over TCP without encryption"
+# warning on loopback would otherwise be printed by every report
+_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 _WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path", "data_version")
 
 
@@ -174,7 +172,8 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     error = None
     try:
         pm.execute_notebook(str(reports[name]), str(nb_path), parameters=params, kernel_name=_kernel_name(),
-                            progress_bar=False, cwd=str(out_dir), config=_KERNEL_CONFIG, start_timeout=180)
+                            progress_bar=False, cwd=str(out_dir), extra_arguments=_KERNEL_ARGS,
+                            start_timeout=180)
         title = nbformat_title(reports[name])
         render_html(nb_path, html_path, f"{title} · {ctx.brand}" + (
             f" · {params.get('since') or '…'} – {params.get('until') or '…'}" if params.get("since") or params.get("until")
