@@ -26,6 +26,26 @@ def _writer(home: str, frames: list[pd.DataFrame]) -> None:
     ws.close()
 
 
+def _watched(home: str, jobs: list[tuple]) -> tuple[list[int], list[int]]:
+    """Run ``jobs`` (target, args) in processes while a reader process counts the events again
+    and again; returns the counts it saw and the exit codes (reader last)."""
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        ready, stop, counts = manager.Event(), manager.Event(), manager.list()
+        reader = ctx.Process(target=_reader, args=(home, ready, stop, counts))
+        reader.start()
+        assert ready.wait(60), "reader process did not start"
+        workers = [ctx.Process(target=target, args=args) for target, args in jobs]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(180)
+        time.sleep(0.2)
+        stop.set()
+        reader.join(60)
+        return list(counts), [w.exitcode for w in workers] + [reader.exitcode]
+
+
 def test_reader_sees_only_whole_ingests_while_another_process_writes(tmp_path):
     home = str(tmp_path / "data")
     with wb.open(home) as ws:  # migrate once; the brand exists (a member was added) but holds no events yet
@@ -34,20 +54,8 @@ def test_reader_sees_only_whole_ingests_while_another_process_writes(tmp_path):
     frames = [events.iloc[i::4] for i in range(4)]
     sizes = [len(f) for f in frames]
     allowed = {sum(sizes[:k]) for k in range(5)}
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        ready, stop, counts = manager.Event(), manager.Event(), manager.list()
-        reader = ctx.Process(target=_reader, args=(home, ready, stop, counts))
-        reader.start()
-        assert ready.wait(60), "reader process did not start"
-        writer = ctx.Process(target=_writer, args=(home, frames))
-        writer.start()
-        writer.join(120)
-        time.sleep(0.2)
-        stop.set()
-        reader.join(60)
-        seen = list(counts)
-    assert writer.exitcode == 0 and reader.exitcode == 0
+    seen, codes = _watched(home, [(_writer, (home, frames))])
+    assert codes == [0, 0]
     assert len(seen) > 5
     assert set(seen) <= allowed, f"reader saw a partial ingest: {sorted(set(seen) - allowed)}"
     assert seen == sorted(seen)
@@ -88,23 +96,8 @@ def test_reader_sees_whole_versions_during_compaction_and_ingest(tmp_path):
             ws.brand("acme").ingest(piece)
     sizes = [len(p) for p in pieces]
     allowed = {sum(sizes[:k]) for k in range(8, 13)}
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        ready, stop, counts = manager.Event(), manager.Event(), manager.list()
-        reader = ctx.Process(target=_reader, args=(home, ready, stop, counts))
-        reader.start()
-        assert ready.wait(60), "reader process did not start"
-        compactor = ctx.Process(target=_compact_loop, args=(home, 3))
-        writer = ctx.Process(target=_writer, args=(home, pieces[8:]))
-        compactor.start()
-        writer.start()
-        compactor.join(180)
-        writer.join(180)
-        time.sleep(0.2)
-        stop.set()
-        reader.join(60)
-        seen = list(counts)
-    assert (compactor.exitcode, writer.exitcode, reader.exitcode) == (0, 0, 0)
+    seen, codes = _watched(home, [(_compact_loop, (home, 3)), (_writer, (home, pieces[8:]))])
+    assert codes == [0, 0, 0]
     assert set(seen) <= allowed, f"reader saw a partial version: {sorted(set(seen) - allowed)}"
     assert seen[-1] == len(events)
 
