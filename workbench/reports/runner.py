@@ -173,7 +173,7 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     try:
         pm.execute_notebook(str(reports[name]), str(nb_path), parameters=params, kernel_name=_kernel_name(),
                             progress_bar=False, cwd=str(out_dir), extra_arguments=_KERNEL_ARGS,
-                            start_timeout=180)
+                            start_timeout=180, execution_timeout=int(settings.run_timeout_minutes * 60))
         title = nbformat_title(reports[name])
         render_html(nb_path, html_path, f"{title} · {ctx.brand}" + (
             f" · {params.get('since') or '…'} – {params.get('until') or '…'}" if params.get("since") or params.get("until")
