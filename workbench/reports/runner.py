@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,9 +36,27 @@ REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction
            "kpi": "kpi_digest.ipynb"}
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # Parameters the runner fills in itself, so that the notebook opens the same workspace.
-# the kernel's own log (not the notebook's output) at ERROR: its "running over TCP without encryption"
-# warning on loopback would otherwise be printed by every report
+# the kernel's own log (not the notebook's output) at ERROR: nothing of its start-up in the terminal
 _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
+@contextmanager
+def kernel_options():
+    """papermill options for a kernel that talks over local sockets in a folder of its own.
+
+    Over TCP, jupyter_client picks free ports by binding and releasing them before the kernel binds
+    them again; a process starting at the same moment (another kernel, Spark's JVM) can take one in
+    between, and the run then waits on a kernel that never hears it. Unix sockets in a fresh folder
+    cannot collide, listen on no port, and need no "running over TCP without encryption" warning.
+    """
+    from traitlets.config import Config
+
+    folder = Path(tempfile.mkdtemp(prefix="wbk-"))  # short: a socket path has at most 107 characters
+    try:
+        yield {"config": Config({"KernelManager": {"transport": "ipc", "ip": str(folder / "k")}}),
+               "extra_arguments": _KERNEL_ARGS}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 _WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path", "data_version")
 
 
@@ -171,9 +192,10 @@ def run_report(ctx, name: str, parameters: dict[str, Any] | None = None, *, rais
     started = time.perf_counter()
     error = None
     try:
-        pm.execute_notebook(str(reports[name]), str(nb_path), parameters=params, kernel_name=_kernel_name(),
-                            progress_bar=False, cwd=str(out_dir), extra_arguments=_KERNEL_ARGS,
-                            start_timeout=180, execution_timeout=int(settings.run_timeout_minutes * 60))
+        with kernel_options() as kernel:
+            pm.execute_notebook(str(reports[name]), str(nb_path), parameters=params, kernel_name=_kernel_name(),
+                                progress_bar=False, cwd=str(out_dir), start_timeout=180,
+                                execution_timeout=int(settings.run_timeout_minutes * 60), **kernel)
         title = nbformat_title(reports[name])
         render_html(nb_path, html_path, f"{title} · {ctx.brand}" + (
             f" · {params.get('since') or '…'} – {params.get('until') or '…'}" if params.get("since") or params.get("until")
