@@ -147,3 +147,15 @@ def test_quarantined_rows_keep_their_own_values_in_a_large_file(ws, tmp_path):
         else:
             assert row.reason == "revenue is not a finite number" and i in bad_rev and row.revenue == f"x{i}"
     assert bad["user_id"].tolist() == sorted(bad["user_id"].tolist(), key=lambda u: int(u[1:]))  # file order
+
+
+def test_validate_events_splits_a_frame_without_a_store():
+    from workbench.events import validate_events
+
+    checked = validate_events(_raw(), "acme", now=pd.Timestamp("2026-06-01T00:00Z"))
+    assert checked.good["user_id"].tolist() == ["u1", "u2", "u7"]
+    assert list(checked.good.columns) == ["event_id", "brand", "user_id", "event", "ts", "revenue", "properties"]
+    assert checked.bad["user_id"].fillna("<missing>").tolist() == ["<missing>", "u4", "u5", "u6", "u8", ""]
+    reasons = dict(zip(checked.bad["user_id"].fillna("<missing>"), checked.bad["reason"]))
+    assert reasons["u8"] == "revenue is not a finite number; properties is not a JSON object"
+    assert checked.bad.loc[checked.bad["user_id"] == "u8", "revenue"].item() == "ten"

@@ -52,7 +52,7 @@ def convert_brand(store, brand: str) -> dict:
     does not hold exactly the old row count.
     """
     from .store import connect
-    from .validation import canonical_sql
+    from .validation import canonical_sql, derived_id_sql
 
     folder = store.brand_dir(brand)
     with store.lock(brand):
@@ -68,10 +68,9 @@ def convert_brand(store, brand: str) -> dict:
             derived = frame["event_id"].astype("string") == _old_derived_ids(brand, frame)
             con.register("__wb_old", frame.assign(__wb_derived=derived.fillna(False).to_numpy()))
             canon = canonical_sql("properties")
+            derived = derived_id_sql("brand", "user_id", "event", "ts", "revenue", canon)
             rel = con.sql(f"""
-                SELECT CASE WHEN __wb_derived THEN md5(concat_ws(chr(31), brand, user_id, event,
-                            CAST(epoch_us(ts) AS VARCHAR), coalesce(CAST(revenue AS VARCHAR), ''),
-                            coalesce({canon}, ''))) ELSE event_id END AS event_id,
+                SELECT CASE WHEN __wb_derived THEN {derived} ELSE event_id END AS event_id,
                        brand, user_id, event, ts, revenue, {canon} AS properties,
                        CAST(ts AS DATE) AS {PARTITION}
                 FROM __wb_old ORDER BY ts""")

@@ -79,20 +79,17 @@ def validate_events(frame: pd.DataFrame, brand: str, *, now: datetime | None = N
     import duckdb
 
     from .sources import open_source
-    from .validation import STAGED, good_sql, reason_sql, stage
+    from .validation import STAGED, good_sql, reason_sql, rejected_rows_sql, stage
 
     check_brand_name(brand)
     now = now or datetime.now(timezone.utc)
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        rel = open_source(con, frame)
-        columns = [str(c) for c in rel.columns]
+        rel = open_source(con, frame).relation
         stage(con, rel, brand)
         reason = reason_sql(brand, pd.Timestamp(now) + max_future_skew)
-        cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in columns)
-        bad = con.sql(f"SELECT {cols}, {reason} AS reason FROM {STAGED} WHERE {reason} IS NOT NULL "
-                      "ORDER BY rowid").df()
+        bad = con.sql(rejected_rows_sql(rel, reason)).df()
         good = con.sql(f"SELECT {good_sql(brand)} FROM {STAGED} WHERE {reason} IS NULL ORDER BY rowid").df()
     finally:
         con.close()

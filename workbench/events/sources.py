@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 
 from ..errors import InvalidInputError
 from .importing import ImportOptions, detect_encoding, is_utf8, to_utf8
+from .schema import EVENT_COLUMNS
+from .validation import literal, quote
 
 __all__ = ["open_source", "Opened", "describe_source", "count_rows", "source_kind"]
 
@@ -109,11 +111,7 @@ def _renamed(rel: duckdb.DuckDBPyRelation, columns: dict[str, str]) -> duckdb.Du
     if clash:
         raise InvalidInputError(f"columns renames onto {clash}, which the source already has; rename or drop "
                                 "that column too")
-    return rel.project(", ".join(f"{_ident(c)} AS {_ident(columns.get(c, c))}" for c in names))
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return rel.project(", ".join(f"{quote(c)} AS {quote(columns.get(c, c))}" for c in names))
 
 
 def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
@@ -144,10 +142,10 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
         path = target
     try:
         if kind == "csv":
-            rel = con.sql(f"SELECT * FROM read_csv({_quote(path)}, all_varchar = true, header = true, "
+            rel = con.sql(f"SELECT * FROM read_csv({literal(str(path))}, all_varchar = true, header = true, "
                           "store_rejects = true)")
             return Opened(rel, unreadable, csv_rejects=True)
-        rel = con.sql(f"SELECT * FROM read_json({_quote(path)}, format='newline_delimited', maximum_depth=1)")
+        rel = con.sql(f"SELECT * FROM read_json({literal(str(path))}, format='newline_delimited', maximum_depth=1)")
         return Opened(rel.project(", ".join(_json_column(str(c)) for c in rel.columns)), unreadable)
     except duckdb.Error as exc:
         raise InvalidInputError(f"cannot read {path} as {kind}: {str(exc).splitlines()[0]}") from exc
@@ -155,8 +153,8 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
 
 def _json_column(name: str) -> str:
     """Event columns of JSON lines as text (a JSON string unquoted); other columns stay JSON."""
-    q = '"' + name.replace('"', '""') + '"'
-    if name not in ("event_id", "brand", "user_id", "event", "ts", "revenue"):
+    q = quote(name)
+    if name not in EVENT_COLUMNS or name == "properties":
         return q
     return f"CASE WHEN json_type({q}) = 'NULL' THEN NULL ELSE json_extract_string({q}, '$') END AS {q}"
 
@@ -194,7 +192,3 @@ def _original_line(line: int, dropped: list[int]) -> int:
         else:
             break
     return line
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"

@@ -38,7 +38,7 @@ from .schema import check_brand_name, empty_events
 from .importing import ImportOptions, import_options
 from .sources import UNREADABLE, describe_source, open_source, unreadable_lines
 from .table import EventTable
-from .validation import STAGED, good_sql, reason_sql, stage
+from .validation import STAGED, good_sql, literal, reason_sql, rejected_rows_sql, stage
 
 __all__ = ["EventStore", "IngestReport", "connect"]
 
@@ -218,8 +218,7 @@ class EventStore:
     def _quarantine(con: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyRelation, path: Path,
                     report: IngestReport, reason: str) -> None:
         """Count rejections by reason, and write the rejected rows' original values with their
-        reason: the source is read again, aligned with the staged rows by position (a
-        POSITIONAL JOIN), only when something was rejected."""
+        reason (the source is read again only when something was rejected)."""
         counts = con.sql(f"SELECT reason, count(*) FROM (SELECT {reason} AS reason FROM {STAGED}) "
                          "WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason").fetchall()
         report.reasons = {r: int(n) for r, n in counts}
@@ -230,18 +229,11 @@ class EventStore:
         if not report.rejected:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        columns = [str(c) for c in source.columns]
-        cols = ", ".join(f'CAST(s."{c}" AS VARCHAR) AS "{c}"' for c in (c.replace('"', '""') for c in columns))
-        target = str(path).replace("'", "''")
         lines = (f" UNION ALL BY NAME (SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line)"
                  if unreadable else "")
-        rows = ""
-        if report.rejected > unreadable:
-            source.create_view("__wb_source_again", replace=True)
-            rows = (f"SELECT {cols}, reason FROM (SELECT * FROM __wb_source_again) s POSITIONAL JOIN "
-                    f"(SELECT {reason} AS reason FROM {STAGED} ORDER BY rowid) r WHERE reason IS NOT NULL")
+        rows = rejected_rows_sql(source, reason) if report.rejected > unreadable else ""
         query = f"({rows}){lines}" if rows else f"SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line"
-        con.execute(f"COPY ({query}) TO '{target}' (HEADER, DELIMITER ',')")
+        con.execute(f"COPY ({query}) TO {literal(str(path))} (HEADER, DELIMITER ',')")
 
     def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport, reason: str) -> None:
         """Under the brand's lock: drop rows already stored for their day, append the rest."""

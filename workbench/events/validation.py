@@ -39,7 +39,8 @@ from .schema import EVENT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["stage", "reason_sql", "good_sql", "canonical_sql", "STAGED", "REQUIRED"]
+__all__ = ["stage", "reason_sql", "good_sql", "canonical_sql", "derived_id_sql", "quote", "literal", "rejected_rows_sql",
+           "STAGED", "REQUIRED"]
 
 REQUIRED = ("user_id", "event", "ts")
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -48,20 +49,40 @@ _TEXT = ("VARCHAR", "JSON")
 STAGED = "__wb_staged"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def quote(name: str) -> str:
+    """An SQL identifier (the events module's own: ``workbench.analytics`` has a twin, but importing
+    it would load the analytics into every ingest)."""
+    return '"' + str(name).replace('"', '""') + '"'
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def literal(text: str) -> str:
+    """An SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def rejected_rows_sql(source: duckdb.DuckDBPyRelation, reason: str) -> str:
+    """A query of the rejected rows: the source's values as text plus ``reason``, in source order.
+    ``__wb_staged`` keeps no source column, so the source is read again and lined up with the staged
+    rows by position (a POSITIONAL JOIN)."""
+    source.create_view("__wb_source_again", replace=True)
+    cols = ", ".join(f"CAST(s.{quote(c)} AS VARCHAR) AS {quote(c)}" for c in map(str, source.columns))
+    return (f"SELECT {cols}, reason FROM (SELECT * FROM __wb_source_again) s POSITIONAL JOIN "
+            f"(SELECT {reason} AS reason FROM {STAGED} ORDER BY rowid) r WHERE reason IS NOT NULL")
+
+
+def derived_id_sql(brand: str, user: str, event: str, ts: str, revenue: str, props: str) -> str:
+    """The id of a row that came without one (see the module): MD5 of its content, ``props`` being
+    its canonical properties text or NULL."""
+    return (f"md5(concat_ws(chr(31), {brand}, {user}, {event}, CAST(epoch_us({ts}) AS VARCHAR), "
+            f"coalesce(CAST({revenue} AS VARCHAR), ''), coalesce({props}, '')))")
 
 
 def _blank_text(col: str) -> str:
-    return f"NULLIF(trim(CAST({_q(col)} AS VARCHAR)), '')"
+    return f"NULLIF(trim(CAST({quote(col)} AS VARCHAR)), '')"
 
 
 def _ts_expr(col: str, dtype: str) -> str:
-    c = _q(col)
+    c = quote(col)
     if dtype.startswith("TIMESTAMP") or dtype == "DATE":
         return f"CAST({c} AS TIMESTAMPTZ)"
     if dtype.startswith("DECIMAL") or dtype in _NUMERIC:
@@ -85,7 +106,7 @@ def _revenue_exprs(col: str | None, dtype: str | None, decimal: str = ".") -> tu
     thousands separators; ``decimal`` is its decimal mark."""
     if col is None:
         return "CAST(NULL AS DOUBLE)", "false"
-    c = _q(col)
+    c = quote(col)
     if dtype.startswith("DECIMAL") or dtype in _NUMERIC:
         v = f"CAST({c} AS DOUBLE)"
         return v, f"coalesce(NOT isfinite({v}), false)"
@@ -107,7 +128,7 @@ def _canonical(j: str) -> str:
 
 def canonical_sql(col: str) -> str:
     """Canonical text (see the module) of a column holding JSON object text or NULL."""
-    return f"CASE WHEN {_q(col)} IS NOT NULL THEN {_canonical(_q(col))} END"
+    return f"CASE WHEN {quote(col)} IS NOT NULL THEN {_canonical(quote(col))} END"
 
 
 def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple[str, str]:
@@ -119,12 +140,12 @@ def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple
         err = (f"CASE WHEN {p} IS NULL THEN NULL WHEN NOT json_valid({p}) THEN 'properties is not valid JSON' "
                f"WHEN json_type({p}) <> 'OBJECT' THEN 'properties is not a JSON object' END")
     elif dtype.startswith(("STRUCT", "MAP")):
-        p, err = f"CAST(to_json({_q(col)}) AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+        p, err = f"CAST(to_json({quote(col)}) AS VARCHAR)", "CAST(NULL AS VARCHAR)"
     else:
         p = f"CAST(NULL AS VARCHAR)"
-        err = f"CASE WHEN {_q(col)} IS NOT NULL THEN 'properties is not a JSON object' END"
+        err = f"CASE WHEN {quote(col)} IS NOT NULL THEN 'properties is not a JSON object' END"
     if extras:
-        pairs = ", ".join(f"{_lit(e)}, {_q(e)}" for e in extras)
+        pairs = ", ".join(f"{literal(e)}, {quote(e)}" for e in extras)
         ex = f"json_merge_patch('{{}}', json_object({pairs}))"  # merge-patch drops null values
         # props win over extras; merge-patch would drop a null-valued key of props, so the
         # (rare) properties that mention null take the two-step merge that keeps them
@@ -160,12 +181,12 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     props, props_err = _props_exprs("properties" if "properties" in types else None, types.get("properties"),
                                     extras)
     ts_text = f"{_blank_text('ts')}"
-    brand_bad = (f"({_q('brand')} IS NOT NULL AND CAST({_q('brand')} AS VARCHAR) <> {_lit(brand)})"
+    brand_bad = (f"({quote('brand')} IS NOT NULL AND CAST({quote('brand')} AS VARCHAR) <> {literal(brand)})"
                  if "brand" in types else "false")
     eid = _blank_text("event_id") if "event_id" in types else "CAST(NULL AS VARCHAR)"
     cast = f"TRY_CAST({ts_text} AS TIMESTAMPTZ)"
     if options.ts_format:
-        fmt = f"try_strptime({ts_text}, {_lit(options.ts_format)})"
+        fmt = f"try_strptime({ts_text}, {literal(options.ts_format)})"
         cast = f"CASE WHEN {fmt} IS NOT NULL THEN CAST({fmt} AS TIMESTAMPTZ) ELSE {cast} END"
     inner = [f"{ts_text} AS __wb_ts_text", f"{cast} AS __wb_ts_cast"]
     if types.get("properties") in _TEXT:
@@ -261,28 +282,24 @@ def reason_sql(brand: str, latest: datetime) -> str:
     """The reason expression over ``__wb_staged`` (NULL for a good row); rows stamped after
     ``latest`` are in the future."""
     ts = pd.Timestamp(latest)
-    limit = _lit((ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")).isoformat())
+    limit = literal((ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")).isoformat())
     return f"""NULLIF(concat_ws('; ',
         CASE WHEN __wb_user IS NULL THEN 'missing user_id' END,
         CASE WHEN __wb_event IS NULL THEN 'missing event' END,
         CASE WHEN __wb_ts_blank THEN 'missing ts' WHEN __wb_ts IS NULL THEN 'unparseable ts'
              WHEN __wb_ts > TIMESTAMPTZ {limit} THEN 'ts is in the future' END,
         CASE WHEN __wb_revenue_bad THEN 'revenue is not a finite number' END,
-        CASE WHEN __wb_brand_bad THEN {_lit(f"brand does not match the ingest brand {brand!r}")} END,
+        CASE WHEN __wb_brand_bad THEN {literal(f"brand does not match the ingest brand {brand!r}")} END,
         __wb_props_err), '')"""
 
 
 def good_sql(brand: str) -> str:
     """The normalised event columns (plus the partition column ``day``) over ``__wb_staged``."""
-    return GOOD_SQL.format(brand=_lit(brand), canonical=canonical_sql("__wb_props"))
-
-
-GOOD_SQL = """
-    CASE WHEN __wb_event_id IS NULL
-         THEN md5(concat_ws(chr(31), {brand}, __wb_user, __wb_event, CAST(epoch_us(__wb_ts) AS VARCHAR),
-                            coalesce(CAST(__wb_revenue AS VARCHAR), ''), coalesce({canonical}, '')))
-         ELSE __wb_event_id END AS event_id,
-    {brand} AS brand, __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_revenue AS revenue,
+    b, canonical = literal(brand), canonical_sql("__wb_props")
+    derived = derived_id_sql(b, "__wb_user", "__wb_event", "__wb_ts", "__wb_revenue", canonical)
+    return f"""
+    CASE WHEN __wb_event_id IS NULL THEN {derived} ELSE __wb_event_id END AS event_id,
+    {b} AS brand, __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_revenue AS revenue,
     CASE WHEN __wb_event_id IS NULL THEN {canonical} ELSE __wb_props END AS properties,
     CAST(__wb_ts AS DATE) AS day
 """
