@@ -31,7 +31,7 @@ from ..domain import Action, Permission, ResourceKind, parse
 from ..errors import PermissionDeniedError
 from ..storage import resources
 
-__all__ = ["Access", "access_of", "allows", "authorize", "checked", "can", "action_of", "REQUIRED"]
+__all__ = ["Access", "access_of", "allows", "authorize", "checked", "can", "action_of", "require_admin", "REQUIRED"]
 
 REQUIRED = {Action.VIEW: Permission.VIEW, Action.COMMENT: Permission.COMMENT, Action.EDIT: Permission.EDIT,
             Action.SHARE: Permission.ADMIN}
@@ -71,6 +71,13 @@ def allows(access: Access, action: Action) -> bool:
     if action == Action.SHARE and access.expires_at is not None:
         return False  # access that runs out cannot be handed on
     return True
+
+
+def require_admin(ctx, doing: str, because: str) -> None:
+    """PermissionDeniedError unless the acting user is a brand admin: for what belongs to the brand
+    rather than to one resource (members, the audit log, the event table's upkeep)."""
+    if not ctx.actor.is_admin:
+        raise PermissionDeniedError(f"{ctx.actor.name!r} may not {doing}: {because}")
 
 
 def authorize(session: Session, ctx, action, kind, ref):

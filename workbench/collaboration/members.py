@@ -7,10 +7,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..domain import Role, parse
-from ..errors import AlreadyExistsError, NotFoundError, PermissionDeniedError, invalid_input
+from ..errors import AlreadyExistsError, NotFoundError, invalid_input
 from ..storage import collaboration as crepo
 from ..storage.models import User, utcnow
 from ..storage.repositories import add_unique
+from . import access
 
 __all__ = ["Members", "MemberSpec", "NAME_PATTERN"]
 
@@ -49,8 +50,7 @@ class Members:
         self.ctx = ctx
 
     def _admin_only(self, what: str) -> None:
-        if not self.ctx.actor.is_admin:
-            raise PermissionDeniedError(f"{self.ctx.actor.name!r} may not {what}: only brand admins manage members")
+        access.require_admin(self.ctx, what, "only brand admins manage members")
 
     def add(self, name: str, *, email: str | None = None, role: str = "member") -> None:
         """Add a member (``role``: ``admin`` or ``member``). A removed member comes back."""

@@ -340,8 +340,7 @@ class Collab:
     def audit(self) -> pd.DataFrame:
         """Every grant, change, revocation, link and deletion: ``at, actor, action, kind, resource_id,
         detail`` (brand admins only)."""
-        if not self.ctx.actor.is_admin:
-            raise PermissionDeniedError(f"{self.ctx.actor.name!r} may not read the audit log: brand admins only")
+        access.require_admin(self.ctx, "read the audit log", "brand admins only")
         with self.ctx.db.session() as s:
             out = [{"at": e.created_at, "actor": e.actor_name, "action": e.action, "kind": e.resource_type,
                     "resource_id": e.resource_id, "detail": e.detail} for e in crepo.audit_events(s, self.ctx.brand_id)]

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from ..errors import InvalidInputError, PermissionDeniedError
+from ..collaboration.access import require_admin
+from ..errors import InvalidInputError
 
 __all__ = ["EventData"]
 
@@ -31,8 +32,7 @@ class EventData:
 
     def _admin_only(self, what: str) -> None:
         self.ctx.brand_id  # noqa: B018 - an unknown brand is NotFoundError first
-        if not self.ctx.actor.is_admin:
-            raise PermissionDeniedError(f"{self.ctx.actor.name!r} may not {what}: it needs a brand admin")
+        require_admin(self.ctx, what, "it needs a brand admin")
 
     @property
     def version(self) -> int | None:
