@@ -49,3 +49,16 @@ def test_saved_definitions_refuse_unknown_names(acme):
 def test_a_brand_without_events_has_nothing_to_check(ws):
     ws.brand("empty").members.add("ann")
     assert ws.brand("empty").funnels.create("shop", steps=["view", "buy"], window="1d").steps == ["view", "buy"]
+
+
+def test_a_brand_written_again_after_deletion_is_checked_against_its_new_events(ws):
+    import pandas as pd
+
+    rows = lambda event: pd.DataFrame({"user_id": ["u"], "event": [event], "ts": ["2026-03-02"]})  # noqa: E731
+    ws.brand("acme").ingest(rows("view"))
+    assert ws.brand("acme").funnel(["view", "view"], "1d")["users"].tolist() == [1, 0]
+    ws.delete_brand("acme")
+    ws.brand("acme").ingest(rows("signup"))  # version 0 again, of another table
+    assert ws.brand("acme").funnel(["signup", "signup"], "1d")["users"].tolist() == [1, 0]
+    with pytest.raises(NotFoundError, match="no event 'view'"):
+        ws.brand("acme").funnel(["view", "signup"], "1d")

@@ -13,21 +13,24 @@ from functools import lru_cache
 from typing import Iterable
 
 from ..errors import NotFoundError
+from ..events.schema import EVENT_COLUMNS
 
 __all__ = ["check_events", "check_breakdown", "check_segment_fields", "event_names", "property_keys"]
 
-EVENT_COLUMNS = ("event_id", "brand", "user_id", "event", "ts", "revenue", "properties")
 
 
 @lru_cache(maxsize=64)
-def _names(root: str, brand: str, version: int, what: str) -> frozenset[str]:
+def _names(store, brand: str, table_id: str, version: int, what: str) -> frozenset[str]:
+    """Event names (``what="events"``) or top-level property keys of one version of one table
+    (``table_id``: a brand deleted and written again is another table, whose version 0 is not the
+    old one's)."""
     from ..events.store import connect
 
+    files = store.files(brand, version=version)
+    if not files:
+        return frozenset()
     con = connect()
     try:
-        files = _files(root, brand, version)
-        if not files:
-            return frozenset()
         rel = con.read_parquet(files, hive_partitioning=False)
         if what == "events":
             rows = rel.aggregate("event").fetchall()
@@ -39,29 +42,21 @@ def _names(root: str, brand: str, version: int, what: str) -> frozenset[str]:
         con.close()
 
 
-def _files(root: str, brand: str, version: int) -> list[str]:
-    from pathlib import Path
-
-    from ..events.table import EventTable
-
-    dt = EventTable(Path(root) / f"brand={brand}").open(version)
-    return [] if dt is None else EventTable.files(dt)
-
-
-def _version(ctx) -> int | None:
-    return ctx.version if ctx.version is not None else ctx.store.version(ctx.brand)
+def _read(ctx, what: str) -> frozenset[str]:
+    dt = ctx.store.table(ctx.brand).open(ctx.version)
+    if dt is None:
+        return frozenset()
+    return _names(ctx.store, ctx.brand, dt.metadata().id, dt.version(), what)
 
 
 def event_names(ctx) -> frozenset[str]:
     """Event names of the brand at the context's version (empty without events)."""
-    version = _version(ctx)
-    return frozenset() if version is None else _names(str(ctx.store.root), ctx.brand, version, "events")
+    return _read(ctx, "events")
 
 
 def property_keys(ctx) -> frozenset[str]:
     """Top-level ``properties`` keys of the brand at the context's version."""
-    version = _version(ctx)
-    return frozenset() if version is None else _names(str(ctx.store.root), ctx.brand, version, "keys")
+    return _read(ctx, "keys")
 
 
 def _unknown(kind: str, name: str, known: Iterable[str], brand: str) -> NotFoundError:
@@ -95,10 +90,10 @@ def check_breakdown(ctx, breakdown: str | None) -> None:
     """A breakdown must be an event column or a properties key the brand has."""
     if breakdown is None or breakdown in EVENT_COLUMNS:
         return
-    key = breakdown.split(".", 1)[1] if breakdown.startswith("properties.") else breakdown
-    known = property_keys(ctx)
     if not event_names(ctx):
         return
+    key = breakdown.split(".", 1)[1] if breakdown.startswith("properties.") else breakdown
+    known = property_keys(ctx)
     if key not in known:
         raise _unknown("column or property", breakdown, set(known) | set(EVENT_COLUMNS), ctx.brand)
 
