@@ -63,9 +63,6 @@ class EventTable:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def exists(self) -> bool:
-        return (self.path / "_delta_log").is_dir() and DeltaTable.is_deltatable(str(self.path))
-
     def open(self, version: int | None = None, as_of: datetime | None = None) -> DeltaTable | None:
         """The table at ``version`` (or at the time ``as_of``; default: latest); None if none exists."""
         if not (self.path / "_delta_log").is_dir():
@@ -177,40 +174,37 @@ class EventTable:
                 counts[key] = counts.get(key, 0) + 1
         return sorted(d for d, n in counts.items() if n > limit)
 
-    def compact(self, days: Iterable[str] | None = None, *, target_bytes: int) -> dict:
-        """Merge small files (of some days, or all); one commit; retried once on a write conflict."""
-        dt = self.open()
-        if dt is None:
-            return {"numFilesAdded": 0, "numFilesRemoved": 0}
-        filters = None if days is None else [(PARTITION, "in", _day_list(days))]
-        for attempt in range(3):
-            try:
-                out = dt.optimize.compact(partition_filters=filters, target_size=target_bytes,
-                                          writer_properties=_WRITER)
-                if out.get("numFilesRemoved"):
-                    dt.create_checkpoint()  # readers replay one Parquet checkpoint, not every commit
-                return out
-            except CommitFailedError:
-                if attempt == 2:
-                    raise
-                log.info("compaction of %s met a concurrent commit; retrying", self.path)
-                time.sleep(0.1 * (attempt + 1))
-                dt = self.open()
-        raise AssertionError("unreachable")
-
-    def delete(self, predicate: str) -> dict:
-        """Delete matching rows (files rewritten without them); one commit, retried on conflict."""
+    def _committed(self, change, empty: dict) -> dict:
+        """``change(dt)`` on the latest table (``empty`` when there is none); when another writer
+        committed first, the table is read again and the change tried again (three times in all)."""
         for attempt in range(3):
             dt = self.open()
             if dt is None:
-                return {"num_deleted_rows": 0}
+                return empty
             try:
-                return dt.delete(predicate, writer_properties=_WRITER)
+                return change(dt)
             except CommitFailedError:
                 if attempt == 2:
                     raise
+                log.info("%s met a concurrent commit; retrying", self.path)
                 time.sleep(0.1 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def compact(self, days: Iterable[str] | None = None, *, target_bytes: int) -> dict:
+        """Merge small files (of some days, or all) in one commit, then write a checkpoint so that
+        readers replay one Parquet file instead of every commit."""
+        filters = None if days is None else [(PARTITION, "in", _day_list(days))]
+
+        def merge(dt: DeltaTable) -> dict:
+            out = dt.optimize.compact(partition_filters=filters, target_size=target_bytes, writer_properties=_WRITER)
+            if out.get("numFilesRemoved"):
+                dt.create_checkpoint()
+            return out
+        return self._committed(merge, {"numFilesAdded": 0, "numFilesRemoved": 0})
+
+    def delete(self, predicate: str) -> dict:
+        """Delete matching rows (files rewritten without them) in one commit."""
+        return self._committed(lambda dt: dt.delete(predicate, writer_properties=_WRITER), {"num_deleted_rows": 0})
 
     def vacuum(self, retention: timedelta, *, full: bool = False) -> list[str]:
         """Delete files no version newer than ``retention`` needs (``full``: also unreferenced files
