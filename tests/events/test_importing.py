@@ -94,5 +94,5 @@ def test_bad_import_options_are_named(ws, tmp_path):
         acme.ingest(path, columns={"user_id": "person"})
     with pytest.raises(InvalidInputError, match="decimal"):
         acme.ingest(path, decimal=";")
-    with pytest.raises(InvalidInputError, match="unknown import option\\(s\\) \[.separator.\]; use encoding"):
+    with pytest.raises(InvalidInputError, match=r"unknown import option\(s\) \[.separator.\]; use encoding"):
         acme.ingest(path, separator=";")

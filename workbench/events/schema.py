@@ -79,7 +79,7 @@ def validate_events(frame: pd.DataFrame, brand: str, *, now: datetime | None = N
     import duckdb
 
     from .sources import open_source
-    from .validation import STAGED, good_sql, reason_sql, rejected_rows_sql, stage
+    from .validation import good_sql, rejected_rows_sql, stage
 
     check_brand_name(brand)
     now = now or datetime.now(timezone.utc)
@@ -87,10 +87,9 @@ def validate_events(frame: pd.DataFrame, brand: str, *, now: datetime | None = N
     try:
         con.execute("SET TimeZone = 'UTC'")
         rel = open_source(con, frame).relation
-        stage(con, rel, brand)
-        reason = reason_sql(brand, pd.Timestamp(now) + max_future_skew)
-        bad = con.sql(rejected_rows_sql(rel, reason)).df()
-        good = con.sql(f"SELECT {good_sql(brand)} FROM {STAGED} WHERE {reason} IS NULL ORDER BY rowid").df()
+        stage(con, rel, brand, latest=pd.Timestamp(now) + max_future_skew)
+        bad = con.sql(rejected_rows_sql(rel)).df()
+        good = con.sql(f"SELECT * FROM ({good_sql(brand, position=True)}) ORDER BY __wb_row").df()
     finally:
         con.close()
     return Validated(good=good[EVENT_COLUMNS].reset_index(drop=True), bad=bad.reset_index(drop=True))

@@ -130,7 +130,7 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
         raise InvalidInputError(f"event source {path} does not exist")
     kind = source_kind(path)
     if kind == "parquet":
-        return Opened(con.read_parquet(str(path)))
+        return Opened(_parquet(con, path))
     unreadable: list[tuple[int, str, str]] = []
     encoding = options.encoding or ("utf-8" if path.suffix == ".gz" else detect_encoding(path))
     if not is_utf8(encoding) or encoding == "utf-8-sig":
@@ -149,6 +149,25 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
         return Opened(rel.project(", ".join(_json_column(str(c)) for c in rel.columns)), unreadable)
     except duckdb.Error as exc:
         raise InvalidInputError(f"cannot read {path} as {kind}: {str(exc).splitlines()[0]}") from exc
+
+
+_ARROW_READ_BYTES = 256 << 20
+
+
+def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+    """A Parquet file as a relation. DuckDB reads a file in parallel by row groups; a file with
+    fewer row groups than threads (a 1M-row file written in one group, say) would be validated on
+    one core, so when such a file decodes to at most 256 MB, pyarrow reads it (in parallel, by
+    column) and DuckDB scans the table in memory. Larger files stream through DuckDB."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException) as exc:
+        raise InvalidInputError(f"cannot read {path} as parquet: {exc}") from exc
+    threads = int(con.sql("SELECT current_setting('threads')").fetchall()[0][0])
+    decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if meta.num_row_groups < threads and decoded <= _ARROW_READ_BYTES:
+        return con.from_arrow(pq.read_table(path))
+    return con.read_parquet(str(path))
 
 
 def _json_column(name: str) -> str:

@@ -38,7 +38,7 @@ from .schema import check_brand_name, empty_events
 from .importing import ImportOptions, import_options
 from .sources import UNREADABLE, describe_source, open_source, unreadable_lines
 from .table import EventTable
-from .validation import STAGED, good_sql, literal, reason_sql, rejected_rows_sql, stage
+from .validation import STAGED, good_sql, literal, rejected_rows_sql, stage
 
 __all__ = ["EventStore", "IngestReport", "connect"]
 
@@ -193,16 +193,16 @@ class EventStore:
             opened = open_source(con, source, options, scratch=tmp)
             columns = [str(c) for c in opened.relation.columns]
             try:
-                total = stage(con, opened.relation, brand, options)
+                total = stage(con, opened.relation, brand, options,
+                              latest=datetime.now(timezone.utc) + self.max_future_skew)
             except duckdb.Error as exc:
                 raise InvalidInputError(f"cannot read {report.source}: {str(exc).splitlines()[0]}") from exc
             total += unreadable_lines(con, opened)
-            reason = reason_sql(brand, datetime.now(timezone.utc) + self.max_future_skew)
-            self._quarantine(con, opened.relation, qpath, report, reason)
+            self._quarantine(con, opened.relation, qpath, report)
             if progress:
                 progress(total)
             with self.lock(brand):
-                self._append_fresh(con, brand, report, reason)
+                self._append_fresh(con, brand, report)
         finally:
             con.close()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -216,11 +216,11 @@ class EventStore:
 
     @staticmethod
     def _quarantine(con: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyRelation, path: Path,
-                    report: IngestReport, reason: str) -> None:
+                    report: IngestReport) -> None:
         """Count rejections by reason, and write the rejected rows' original values with their
         reason (the source is read again only when something was rejected)."""
-        counts = con.sql(f"SELECT reason, count(*) FROM (SELECT {reason} AS reason FROM {STAGED}) "
-                         "WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason").fetchall()
+        counts = con.sql(f"SELECT __wb_reason, count(*) FROM {STAGED} WHERE __wb_reason IS NOT NULL "
+                         "GROUP BY ALL ORDER BY 1").fetchall()
         report.reasons = {r: int(n) for r, n in counts}
         unreadable = con.sql(f"SELECT count(*) FROM {UNREADABLE}").fetchall()[0][0]
         if unreadable:
@@ -231,36 +231,31 @@ class EventStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = (f" UNION ALL BY NAME (SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line)"
                  if unreadable else "")
-        rows = rejected_rows_sql(source, reason) if report.rejected > unreadable else ""
+        rows = rejected_rows_sql(source) if report.rejected > unreadable else ""
         query = f"({rows}){lines}" if rows else f"SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line"
         con.execute(f"COPY ({query}) TO {literal(str(path))} (HEADER, DELIMITER ',')")
 
-    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport, reason: str) -> None:
+    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport) -> None:
         """Under the brand's lock: drop rows already stored for their day, append the rest."""
         table = self.table(brand)
-        days = [d for (d,) in con.sql(f"SELECT DISTINCT CAST(__wb_ts AS DATE) FROM {STAGED} "
-                                      f"WHERE {reason} IS NULL").fetchall()]
+        days = [d for (d,) in con.sql(f"SELECT DISTINCT day FROM {STAGED} WHERE __wb_reason IS NULL").fetchall()]
         if not days:
             return
         dt = table.open()
         stored = EventTable.files(dt, days=days) if dt is not None else []
+        # repeats within the batch: an aggregate finds the (usually no) repeated keys and their first row
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_repeats AS SELECT day, event_id, min(rowid) AS first_row "
+                    f"FROM {STAGED} WHERE __wb_reason IS NULL GROUP BY day, event_id HAVING count(*) > 1")
+        conds = []
+        if con.sql("SELECT count(*) FROM __wb_repeats").fetchall()[0][0]:
+            conds.append("NOT EXISTS (SELECT 1 FROM __wb_repeats r WHERE r.event_id = g.event_id AND r.day = g.day "
+                         "AND r.first_row <> g.__wb_row)")
         if stored:
             (con.read_parquet(stored, hive_partitioning=False)
              .project("event_id, CAST(ts AS DATE) AS day").create_view("__wb_stored", replace=True))
-        else:
-            con.execute("CREATE OR REPLACE TEMP VIEW __wb_stored AS SELECT NULL::VARCHAR AS event_id, "
-                        "NULL::DATE AS day WHERE false")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW __wb_good AS SELECT rowid AS __wb_row, {good_sql(brand)} "
-                    f"FROM {STAGED} WHERE {reason} IS NULL")
-        # repeats within the batch: an aggregate finds the (usually no) repeated keys and their first row
-        con.execute("CREATE OR REPLACE TEMP TABLE __wb_repeats AS SELECT day, event_id, min(__wb_row) AS first_row "
-                    "FROM __wb_good GROUP BY day, event_id HAVING count(*) > 1")
-        fresh = con.sql("""
-            SELECT g.* EXCLUDE (__wb_row) FROM __wb_good g
-            WHERE NOT EXISTS (SELECT 1 FROM __wb_stored s WHERE s.event_id = g.event_id AND s.day = g.day)
-              AND NOT EXISTS (SELECT 1 FROM __wb_repeats r
-                              WHERE r.event_id = g.event_id AND r.day = g.day AND r.first_row <> g.__wb_row)
-        """)
+            conds.append("NOT EXISTS (SELECT 1 FROM __wb_stored s WHERE s.event_id = g.event_id AND s.day = g.day)")
+        fresh = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM ({good_sql(brand, position=True)}) g "
+                        + ("WHERE " + " AND ".join(conds) if conds else ""))
         counted = _Counted(fresh.to_arrow_reader(batch_size=262_144))
         if counted.empty:
             return

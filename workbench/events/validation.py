@@ -18,10 +18,15 @@ a ``reason``, in the quarantine. The rules and their reasons, in the order reaso
   non-finite number``.
 
 Columns beyond the event columns are folded into ``properties`` (null values left out; a key given
-in ``properties`` itself wins). Properties are stored as compact JSON with top-level keys sorted,
-so that the same object is the same text whatever order a source wrote its keys in. A row without
-``event_id`` gets the MD5 of its brand, user, event, timestamp (microseconds), revenue and
-properties: re-ingesting an identical row is recognised as a duplicate.
+in ``properties`` itself wins; the extra columns' keys come first). Properties are stored as compact
+JSON. A row without ``event_id`` gets the MD5 of its brand, user, event, timestamp (microseconds),
+revenue and properties in a canonical form (top-level keys sorted, so that the same object is the
+same text whatever order a source wrote its keys in), and that canonical form is what is stored:
+re-ingesting an identical row is recognised as a duplicate.
+
+The whole batch is validated by one DuckDB query into a staged table (see :func:`stage`); Python
+only sees the rows DuckDB cannot judge: timestamps it does not read, and properties that may hold
+NaN or Infinity (which DuckDB's JSON reader accepts and strict JSON does not).
 """
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ from .schema import EVENT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["stage", "reason_sql", "good_sql", "canonical_sql", "derived_id_sql", "quote", "literal", "rejected_rows_sql",
+__all__ = ["stage", "good_sql", "canonical_sql", "derived_id_sql", "quote", "literal", "rejected_rows_sql",
            "STAGED", "REQUIRED"]
 
 REQUIRED = ("user_id", "event", "ts")
@@ -60,14 +65,21 @@ def literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def rejected_rows_sql(source: duckdb.DuckDBPyRelation, reason: str) -> str:
+def good_sql(brand: str, *, position: bool = False) -> str:
+    """A query of the good rows of ``__wb_staged``: the event columns plus the partition column
+    ``day`` (and the row's position as ``__wb_row``)."""
+    return (f"SELECT {'rowid AS __wb_row, ' if position else ''}event_id, {literal(brand)} AS brand, user_id, "
+            f"event, ts, revenue, properties, day FROM {STAGED} WHERE __wb_reason IS NULL")
+
+
+def rejected_rows_sql(source: duckdb.DuckDBPyRelation) -> str:
     """A query of the rejected rows: the source's values as text plus ``reason``, in source order.
     ``__wb_staged`` keeps no source column, so the source is read again and lined up with the staged
     rows by position (a POSITIONAL JOIN)."""
     source.create_view("__wb_source_again", replace=True)
     cols = ", ".join(f"CAST(s.{quote(c)} AS VARCHAR) AS {quote(c)}" for c in map(str, source.columns))
     return (f"SELECT {cols}, reason FROM (SELECT * FROM __wb_source_again) s POSITIONAL JOIN "
-            f"(SELECT {reason} AS reason FROM {STAGED} ORDER BY rowid) r WHERE reason IS NOT NULL")
+            f"(SELECT __wb_reason AS reason FROM {STAGED} ORDER BY rowid) r WHERE reason IS NOT NULL")
 
 
 def derived_id_sql(brand: str, user: str, event: str, ts: str, revenue: str, props: str) -> str:
@@ -77,23 +89,54 @@ def derived_id_sql(brand: str, user: str, event: str, ts: str, revenue: str, pro
             f"coalesce(CAST({revenue} AS VARCHAR), ''), coalesce({props}, '')))")
 
 
-def _blank_text(col: str) -> str:
-    return f"NULLIF(trim(CAST({quote(col)} AS VARCHAR)), '')"
+def _as_text(col: str, dtype: str) -> str:
+    return quote(col) if dtype == "VARCHAR" else f"CAST({quote(col)} AS VARCHAR)"
 
 
-def _ts_expr(col: str, dtype: str) -> str:
-    c = quote(col)
+def _blank_text(col: str, dtype: str = "VARCHAR") -> str:
+    return f"NULLIF(trim({_as_text(col, dtype)}), '')"
+
+
+def _clean_text(col: str, dtype: str) -> str:
+    """Text without surrounding spaces, blank as NULL; trim (costly on long values) only runs on
+    values that start or end with a space."""
+    t = _as_text(col, dtype)
+    if dtype not in _TEXT:
+        return t
+    return f"CASE WHEN starts_with({t}, ' ') OR ends_with({t}, ' ') THEN NULLIF(trim({t}), '') ELSE NULLIF({t}, '') END"
+
+
+def _is_number(dtype: str) -> bool:
+    return dtype.startswith("DECIMAL") or dtype in _NUMERIC
+
+
+def _ts_parts(dtype: str, ts_format: str | None) -> tuple[str, str, str]:
+    """(first try, trimmed text, value) expressions for ``ts``, each over the previous one's level
+    (``__wb_ts_try``, ``__wb_ts_text``). The text is only made for values the first try refused."""
+    c = quote("ts")
     if dtype.startswith("TIMESTAMP") or dtype == "DATE":
-        return f"CAST({c} AS TIMESTAMPTZ)"
-    if dtype.startswith("DECIMAL") or dtype in _NUMERIC:
+        return f"CAST({c} AS TIMESTAMPTZ)", "CAST(NULL AS VARCHAR)", "__wb_ts_try"
+    if _is_number(dtype):
         v = f"CAST({c} AS DOUBLE)"
-        return (f"CASE WHEN isfinite({v}) THEN to_timestamp(CASE WHEN abs({v}) >= 1e11 THEN {v} / 1000 "
-                f"ELSE {v} END) END")
-    t = "__wb_ts_text"  # trimmed text, computed once in the inner query of stage()
-    # DuckDB's own reading first; only what it refuses is tried as epoch digits (CASE is lazy)
-    return (f"CASE WHEN __wb_ts_cast IS NOT NULL THEN __wb_ts_cast "
-            f"WHEN regexp_full_match({t}, '-?[0-9]{{9,10}}(\\.[0-9]+)?') THEN to_timestamp(CAST({t} AS DOUBLE)) "
-            f"WHEN regexp_full_match({t}, '-?[0-9]{{12,13}}') THEN to_timestamp(CAST({t} AS DOUBLE) / 1000) END")
+        epoch = (f"CASE WHEN isfinite({v}) THEN to_timestamp(CASE WHEN abs({v}) >= 1e11 THEN {v} / 1000 "
+                 f"ELSE {v} END) END")
+        return epoch, f"CASE WHEN __wb_ts_try IS NULL THEN CAST({c} AS VARCHAR) END", "__wb_ts_try"
+    t = _as_text("ts", dtype)
+    first = f"TRY_CAST({t} AS TIMESTAMPTZ)"  # DuckDB's cast tolerates surrounding spaces
+    if ts_format:
+        fmt = f"try_strptime({t}, {literal(ts_format)})"
+        first = f"CASE WHEN {fmt} IS NOT NULL THEN CAST({fmt} AS TIMESTAMPTZ) ELSE {first} END"
+    text = f"CASE WHEN __wb_ts_try IS NULL THEN {_blank_text('ts', dtype)} END"
+    x = "__wb_ts_text"
+    retry = f"TRY_CAST({x} AS TIMESTAMPTZ)"
+    if ts_format:
+        retry = f"coalesce(CAST(try_strptime({x}, {literal(ts_format)}) AS TIMESTAMPTZ), {retry})"
+    # then what the cast refused, trimmed; then epoch digits (CASE is lazy: only refused values get here)
+    value = (f"CASE WHEN __wb_ts_try IS NOT NULL THEN __wb_ts_try WHEN {x} IS NULL THEN NULL "
+             f"WHEN {retry} IS NOT NULL THEN {retry} "
+             f"WHEN regexp_full_match({x}, '-?[0-9]{{9,10}}(\\.[0-9]+)?') THEN to_timestamp(CAST({x} AS DOUBLE)) "
+             f"WHEN regexp_full_match({x}, '-?[0-9]{{12,13}}') THEN to_timestamp(CAST({x} AS DOUBLE) / 1000) END")
+    return first, text, value
 
 
 _MONEY_STRIP = r"[\s$€£¥]|(?i:usd|eur|gbp|jpy|chf)"
@@ -101,24 +144,27 @@ _MONEY = {".": (r"[-+]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?", ",", "."),
           ",": (r"[-+]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?", ".", ",")}
 
 
-def _revenue_exprs(col: str | None, dtype: str | None, decimal: str = ".") -> tuple[str, str]:
-    """(value, is-bad) expressions. Text may be an amount with a currency symbol or code and
-    thousands separators; ``decimal`` is its decimal mark."""
-    if col is None:
-        return "CAST(NULL AS DOUBLE)", "false"
-    c = quote(col)
-    if dtype.startswith("DECIMAL") or dtype in _NUMERIC:
-        v = f"CAST({c} AS DOUBLE)"
-        return v, f"coalesce(NOT isfinite({v}), false)"
-    t = _blank_text(col)
+def _revenue_parts(dtype: str | None, decimal: str) -> tuple[str, str, str]:
+    """(first try, value, is-bad) expressions for ``revenue``; value is over the first try
+    (``__wb_rev_try``), is-bad over the value (``__wb_rev``). Text may be an amount with a
+    currency symbol or code and thousands separators; ``decimal`` is its decimal mark."""
+    if dtype is None:
+        return "CAST(NULL AS DOUBLE)", "CAST(NULL AS DOUBLE)", "false"
+    c = quote("revenue")
+    if _is_number(dtype):
+        return f"CAST({c} AS DOUBLE)", "__wb_rev_try", "coalesce(NOT isfinite(__wb_rev), false)"
+    raw = _as_text("revenue", dtype)
+    t = _blank_text("revenue", dtype)
     pattern, thousands, mark = _MONEY[decimal]
     m = f"regexp_replace({t}, '{_MONEY_STRIP}', '', 'g')"
     amount = (f"CASE WHEN regexp_full_match({m}, '{pattern}') "
               f"THEN TRY_CAST(replace(replace({m}, '{thousands}', ''), '{mark}', '.') AS DOUBLE) END")
-    # plain numbers take DuckDB's cast; only the rest are read as amounts (CASE is lazy)
-    v = (f"CASE WHEN TRY_CAST({t} AS DOUBLE) IS NOT NULL THEN TRY_CAST({t} AS DOUBLE) ELSE {amount} END"
-         if decimal == "." else amount)
-    return v, f"({t} IS NOT NULL AND (({v}) IS NULL OR NOT isfinite({v})))"
+    # plain numbers take DuckDB's cast (which allows surrounding spaces); only the rest are read as amounts
+    first = f"TRY_CAST({raw} AS DOUBLE)" if decimal == "." else "CAST(NULL AS DOUBLE)"
+    value = f"CASE WHEN __wb_rev_try IS NOT NULL THEN __wb_rev_try WHEN {c} IS NULL THEN NULL ELSE {amount} END"
+    bad = (f"CASE WHEN __wb_rev IS NOT NULL THEN NOT isfinite(__wb_rev) WHEN {c} IS NULL THEN false "
+           f"ELSE {t} IS NOT NULL END")
+    return first, value, bad
 
 
 def _canonical(j: str) -> str:
@@ -131,41 +177,107 @@ def canonical_sql(col: str) -> str:
     return f"CASE WHEN {quote(col)} IS NOT NULL THEN {_canonical(quote(col))} END"
 
 
-def _props_exprs(col: str | None, dtype: str | None, extras: list[str]) -> tuple[str, str]:
-    """(canonical properties text or NULL, error reason or NULL) expressions."""
-    if col is None:
-        p, err = "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
-    elif dtype in _TEXT:
-        p = "__wb_props_text"  # trimmed text, computed once in the inner query of stage()
-        err = (f"CASE WHEN {p} IS NULL THEN NULL WHEN NOT json_valid({p}) THEN 'properties is not valid JSON' "
-               f"WHEN json_type({p}) <> 'OBJECT' THEN 'properties is not a JSON object' END")
-    elif dtype.startswith(("STRUCT", "MAP")):
-        p, err = f"CAST(to_json({quote(col)}) AS VARCHAR)", "CAST(NULL AS VARCHAR)"
-    else:
-        p = f"CAST(NULL AS VARCHAR)"
-        err = f"CASE WHEN {quote(col)} IS NOT NULL THEN 'properties is not a JSON object' END"
-    if extras:
-        pairs = ", ".join(f"{literal(e)}, {quote(e)}" for e in extras)
-        ex = f"json_merge_patch('{{}}', json_object({pairs}))"  # merge-patch drops null values
-        # props win over extras; merge-patch would drop a null-valued key of props, so the
-        # (rare) properties that mention null take the two-step merge that keeps them
-        merged = (f"CASE WHEN {p} IS NULL THEN NULLIF({ex}, '{{}}') "
-                  f"WHEN contains({p}, 'null') THEN json_merge_patch({p}, json_merge_patch({ex}, {p})) "
-                  f"ELSE json_merge_patch({ex}, {p}) END")
-    else:
-        merged = p
-    if col is not None and dtype in _TEXT and not extras:
-        merged = f"CAST(json({p}) AS VARCHAR)"  # compact
-    return merged, err
+def _props_parts(dtype: str | None) -> tuple[str, str, str]:
+    """(compact text, error, object) expressions for ``properties``: the compact text of valid JSON,
+    then the error reason and the JSON object text (NULL when absent, blank or in error), both over
+    the compact text (``__wb_pc``)."""
+    if dtype is None:
+        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+    c = quote("properties")
+    if dtype in _TEXT:
+        t = _as_text("properties", dtype)
+        compact = f"CASE WHEN json_valid({t}) THEN CAST(json({t}) AS VARCHAR) END"
+        err = (f"CASE WHEN {c} IS NULL THEN NULL "
+               f"WHEN __wb_pc IS NULL THEN CASE WHEN trim({t}) <> '' THEN 'properties is not valid JSON' END "
+               f"WHEN NOT starts_with(__wb_pc, '{{') THEN 'properties is not a JSON object' END")
+        return compact, err, "CASE WHEN starts_with(__wb_pc, '{') THEN __wb_pc END"
+    if dtype.startswith(("STRUCT", "MAP")):
+        return f"CAST(to_json({c}) AS VARCHAR)", "CAST(NULL AS VARCHAR)", "__wb_pc"
+    return ("CAST(NULL AS VARCHAR)", f"CASE WHEN {c} IS NOT NULL THEN 'properties is not a JSON object' END",
+            "CAST(NULL AS VARCHAR)")
 
 
-def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None) -> int:
+def _extras_sql(extras: dict[str, str]) -> str:
+    """The properties object ``__wb_po`` with the extra columns folded in: their non-null
+    ``"key":value`` pairs put as text before the object's own members, unless a key of the object
+    may be one of theirs, where JSON merge-patch decides (the object's values win). Rows whose
+    extra values are all present take one concatenation."""
+    pairs, keys, values, risky = [], [], [], False
+    for name, dtype in extras.items():
+        key = json.dumps(name, ensure_ascii=False)
+        risky = risky or "\\" in key
+        keys.append(f"contains(__wb_po, {literal(key)})")
+        present = f"{quote(name)} IS NOT NULL" + (f" AND CAST({quote(name)} AS VARCHAR) <> 'null'"
+                                                  if dtype == "JSON" else "")
+        value = f"CAST(to_json({quote(name)}) AS VARCHAR)"
+        pairs.append(f"CASE WHEN {present} THEN {literal(key + ':')} || {value} END")
+        values.append((present, key, value))
+    members = f"concat_ws(',', {', '.join(pairs)})"
+    collides = "true" if risky else " OR ".join(keys)
+    ex, p = f"('{{' || {members} || '}}')", "__wb_po"
+    # merge-patch would drop a null-valued key of the object, so objects mentioning null take two steps
+    patched = (f"CASE WHEN contains({p}, 'null') THEN json_merge_patch({p}, json_merge_patch({ex}, {p})) "
+               f"ELSE json_merge_patch({ex}, {p}) END")
+    full = " AND ".join(present for present, _, _ in values)
+    pieces = ", ".join(f"{literal((',' if i else '{') + key + ':')}, {value}" for i, (_, key, value) in enumerate(values))
+    # CASE is lazy: each row computes only its branch
+    merged = (f"CASE WHEN {p} IS NULL OR {p} = '{{}}' THEN CASE WHEN {full} THEN concat({pieces}, '}}') "
+              f"WHEN {members} <> '' THEN {ex} ELSE {p} END "
+              f"WHEN {collides} THEN CAST({patched} AS VARCHAR) "
+              f"WHEN {full} THEN concat({pieces}, ',', substr({p}, 2)) "
+              f"WHEN {members} = '' THEN {p} "
+              f"ELSE '{{' || {members} || ',' || substr({p}, 2) END")
+    return merged
+
+
+_NON_FINITE = r"(?i)[:,\[]-?(nan|inf)|[0-9]e\+?[0-9]{3}"
+
+
+def _suspect_sql(extras: dict[str, str]) -> str:
+    """Whether a row's properties may hold a non-finite number (see :func:`_fallback_props`): its
+    JSON text shows NaN or Infinity where a value starts, or a 3-digit exponent, or a floating
+    extra column is not finite."""
+    checks = [f"coalesce(regexp_matches(__wb_pc, {literal(_NON_FINITE)}), false)"]
+    for name, dtype in extras.items():
+        if dtype in ("FLOAT", "DOUBLE"):
+            checks.append(f"coalesce(NOT isfinite({quote(name)}), false)")
+        elif dtype == "JSON":
+            checks.append(f"coalesce(regexp_matches(CAST({quote(name)} AS VARCHAR), {literal(_NON_FINITE)}), false)")
+    return " OR ".join(checks)
+
+
+def reason_sql(brand: str, latest: datetime) -> str:
+    """The reason expression over the staged columns (NULL for a good row); rows stamped after
+    ``latest`` are in the future. Reasons are only spelled out for rows that have one."""
+    ts = pd.Timestamp(latest)
+    limit = f"TIMESTAMPTZ {literal((ts.tz_convert('UTC') if ts.tzinfo else ts.tz_localize('UTC')).isoformat())}"
+    return f"""CASE WHEN user_id IS NULL OR event IS NULL OR ts IS NULL OR ts > {limit} OR __wb_rev_bad
+                    OR __wb_brand_bad OR __wb_props_err IS NOT NULL THEN concat_ws('; ',
+        CASE WHEN user_id IS NULL THEN 'missing user_id' END,
+        CASE WHEN event IS NULL THEN 'missing event' END,
+        CASE WHEN __wb_ts_blank THEN 'missing ts' WHEN ts IS NULL THEN 'unparseable ts'
+             WHEN ts > {limit} THEN 'ts is in the future' END,
+        CASE WHEN __wb_rev_bad THEN 'revenue is not a finite number' END,
+        CASE WHEN __wb_brand_bad THEN {literal(f"brand does not match the ingest brand {brand!r}")} END,
+        __wb_props_err) END"""
+
+
+def _event_id_sql(brand: str) -> str:
+    """The stored id: the given one, else derived from the content (see the module)."""
+    derived = derived_id_sql(literal(brand), "user_id", "event", "ts", "revenue", "properties")
+    return f"CASE WHEN __wb_given_id IS NOT NULL THEN __wb_given_id ELSE {derived} END"
+
+
+def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None, *,
+          latest: datetime) -> int:
     """Validate ``rel`` into temp table ``__wb_staged`` of ``con``; returns its row count.
 
     The table holds one row per source row, in the source's order (``rowid`` is the row's
-    position): the normalised values and the parts of the reason, in ``__wb_*`` columns. The
-    source's own columns are not copied: the quarantine reads the (few) bad rows' original values
-    from the source again, by position (see ``EventStore._quarantine``).
+    position): the stored columns (``event_id``, ``user_id``, ``event``, ``ts``, ``revenue``,
+    ``properties``, ``day``), the row's ``__wb_reason`` (NULL: good) and the parts it is made of
+    (``__wb_*``). The source's own columns are not copied: the quarantine reads the (few) bad rows'
+    original values from the source again, by position (see :func:`rejected_rows_sql`). Rows are
+    stamped in the future after ``latest``.
     """
     names = [str(c) for c in rel.columns]
     types = {str(c): str(t).upper() for c, t in zip(rel.columns, rel.types)}
@@ -175,39 +287,49 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     clash = [c for c in names if c.startswith("__wb_")]
     if clash:
         raise InvalidInputError(f"event source columns may not start with '__wb_': {clash}")
-    extras = [c for c in names if c not in EVENT_COLUMNS]
+    extras = {c: types[c] for c in names if c not in EVENT_COLUMNS}
     options = options or ImportOptions()
-    rev, rev_bad = _revenue_exprs("revenue" if "revenue" in types else None, types.get("revenue"), options.decimal)
-    props, props_err = _props_exprs("properties" if "properties" in types else None, types.get("properties"),
-                                    extras)
-    ts_text = f"{_blank_text('ts')}"
+    ts_try, ts_text, ts = _ts_parts(types["ts"], options.ts_format)
+    rev_try, rev, rev_bad = _revenue_parts(types.get("revenue"), options.decimal)
+    compact, props_err, props_obj = _props_parts(types.get("properties"))
+    merged = _extras_sql(extras) if extras else "__wb_po"
+    suspect = _suspect_sql(extras)
     brand_bad = (f"({quote('brand')} IS NOT NULL AND CAST({quote('brand')} AS VARCHAR) <> {literal(brand)})"
                  if "brand" in types else "false")
-    eid = _blank_text("event_id") if "event_id" in types else "CAST(NULL AS VARCHAR)"
-    cast = f"TRY_CAST({ts_text} AS TIMESTAMPTZ)"
-    if options.ts_format:
-        fmt = f"try_strptime({ts_text}, {literal(options.ts_format)})"
-        cast = f"CASE WHEN {fmt} IS NOT NULL THEN CAST({fmt} AS TIMESTAMPTZ) ELSE {cast} END"
-    inner = [f"{ts_text} AS __wb_ts_text", f"{cast} AS __wb_ts_cast"]
-    if types.get("properties") in _TEXT:
-        inner.append(f"{_blank_text('properties')} AS __wb_props_text")
+    given = _clean_text("event_id", types["event_id"]) if "event_id" in types else "CAST(NULL AS VARCHAR)"
+    # one level per dependency: each level's expressions read the columns the level below made
     rel.create_view("__wb_source", replace=True)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {STAGED} AS
-        SELECT __wb_user, __wb_event, __wb_ts_blank, __wb_ts, __wb_revenue, __wb_revenue_bad, __wb_brand_bad,
-               __wb_props_err, CASE WHEN __wb_props_err IS NULL THEN __wb_props_merged END AS __wb_props,
-               __wb_event_id, __wb_ts_raw
+        SELECT {_event_id_sql(brand)} AS event_id, user_id, event, ts, revenue, properties, day,
+               {reason_sql(brand, latest)} AS __wb_reason, __wb_given_id, __wb_ts_blank, __wb_ts_raw, __wb_rev_bad,
+               __wb_brand_bad, __wb_props_err, __wb_suspect
         FROM (
-            SELECT *, {_blank_text('user_id')} AS __wb_user, {_blank_text('event')} AS __wb_event,
-                   CASE WHEN __wb_ts_cast IS NULL THEN __wb_ts_text END AS __wb_ts_raw,
-                   __wb_ts_text IS NULL AS __wb_ts_blank, {_ts_expr('ts', types['ts'])} AS __wb_ts,
-                   {rev} AS __wb_revenue, {rev_bad} AS __wb_revenue_bad, {brand_bad} AS __wb_brand_bad,
-                   {props_err} AS __wb_props_err, {props} AS __wb_props_merged, {eid} AS __wb_event_id
-            FROM (SELECT *, {', '.join(inner)} FROM __wb_source))
+          SELECT __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_rev AS revenue,
+                 CASE WHEN __wb_given_id IS NULL THEN {_canonical('__wb_merged')} ELSE __wb_merged END AS properties,
+                 CAST(__wb_ts AS DATE) AS day, __wb_given_id, __wb_ts_blank, __wb_ts_raw, __wb_rev_bad,
+                 __wb_brand_bad, __wb_props_err, {suspect} AS __wb_suspect
+          FROM (
+            SELECT *, {merged} AS __wb_merged, {rev_bad} AS __wb_rev_bad,
+                   __wb_ts_try IS NULL AND __wb_ts_text IS NULL AS __wb_ts_blank,
+                   CASE WHEN __wb_ts IS NULL THEN __wb_ts_text END AS __wb_ts_raw
+            FROM (
+              SELECT *, {_clean_text('user_id', types['user_id'])} AS __wb_user,
+                       {_clean_text('event', types['event'])} AS __wb_event, {ts} AS __wb_ts, {rev} AS __wb_rev,
+                       {brand_bad} AS __wb_brand_bad, {given} AS __wb_given_id, {props_err} AS __wb_props_err,
+                       CASE WHEN {props_err} IS NULL THEN {props_obj} END AS __wb_po
+                FROM (
+                  SELECT *, {ts_text} AS __wb_ts_text FROM (
+                    SELECT *, {ts_try} AS __wb_ts_try, {rev_try} AS __wb_rev_try, {compact} AS __wb_pc
+                    FROM __wb_source)))))
     """)
     con.execute("DROP VIEW __wb_source")
-    _fallback_ts(con, options)
-    _fallback_props(con)
+    fixed = _fallback_ts(con, options) + _fallback_props(con)
+    if fixed:  # what depends on the fixed values, for those rows only
+        con.register("__wb_fixed", pd.DataFrame({"r": sorted(set(fixed))}))
+        con.execute(f"UPDATE {STAGED} SET day = CAST(ts AS DATE), __wb_reason = {reason_sql(brand, latest)}, "
+                    f"event_id = {_event_id_sql(brand)} WHERE rowid IN (SELECT r FROM __wb_fixed)")
+        con.unregister("__wb_fixed")
     return con.sql(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0]
 
 
@@ -236,13 +358,12 @@ def _dayfirst(texts: pd.Series, dayfirst: bool | None) -> bool | None:
         + ": ingest with dayfirst=True or dayfirst=False, or give ts_format=, e.g. '%d.%m.%Y %H:%M'")
 
 
-def _fallback_ts(con: duckdb.DuckDBPyConnection, options) -> None:
+def _fallback_ts(con: duckdb.DuckDBPyConnection, options) -> list[int]:
     """Timestamps DuckDB did not read, read by pandas (only those rows): numeric day-month dates
-    (see :func:`_dayfirst`), then whatever ``format="mixed"`` reads."""
-    todo = con.sql(f"SELECT rowid AS r, __wb_ts_raw AS t FROM {STAGED} "
-                   f"WHERE __wb_ts IS NULL AND NOT __wb_ts_blank").df()
+    (see :func:`_dayfirst`), then whatever ``format="mixed"`` reads. Returns the rows set."""
+    todo = con.sql(f"SELECT rowid AS r, __wb_ts_raw AS t FROM {STAGED} WHERE __wb_ts_raw IS NOT NULL").df()
     if todo.empty or options.ts_format:
-        return
+        return []
     texts = todo["t"].astype("string")
     dayfirst = _dayfirst(texts, options.dayfirst)
     parsed = pd.Series(pd.NaT, index=todo.index, dtype="datetime64[ns, UTC]")
@@ -257,14 +378,17 @@ def _fallback_ts(con: duckdb.DuckDBPyConnection, options) -> None:
     todo = todo.assign(ts=parsed)[parsed.notna()][["r", "ts"]]
     if len(todo):
         con.register("__wb_fix", todo)
-        con.execute(f"UPDATE {STAGED} SET __wb_ts = f.ts FROM __wb_fix f WHERE {STAGED}.rowid = f.r")
+        con.execute(f"UPDATE {STAGED} SET ts = f.ts FROM __wb_fix f WHERE {STAGED}.rowid = f.r")
         con.unregister("__wb_fix")
+    return todo["r"].tolist()
 
 
-def _fallback_props(con: duckdb.DuckDBPyConnection) -> None:
-    """Properties that mention NaN or Infinity are checked by Python's strict JSON (rare rows)."""
-    todo = con.sql(f"SELECT rowid AS r, __wb_props AS p FROM {STAGED} WHERE __wb_props_err IS NULL "
-                   f"AND regexp_matches(__wb_props, '(?i)(nan|infinity)')").fetchall()
+def _fallback_props(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Properties that may hold NaN or Infinity (DuckDB reads ``NaN``, ``inf``, ``1e999`` in any
+    case, and keeps them as written) are checked by Python's strict JSON (rare rows). Returns the
+    rows found in error."""
+    todo = con.sql(f"SELECT rowid AS r, properties AS p FROM {STAGED} "
+                   "WHERE __wb_suspect AND properties IS NOT NULL").fetchall()
     fixes = []
     for r, p in todo:
         try:
@@ -273,33 +397,7 @@ def _fallback_props(con: duckdb.DuckDBPyConnection) -> None:
             fixes.append((r, "properties holds a non-finite number"))
     if fixes:
         con.register("__wb_fix", pd.DataFrame(fixes, columns=["r", "err"]))
-        con.execute(f"UPDATE {STAGED} SET __wb_props_err = f.err, __wb_props = NULL FROM __wb_fix f "
+        con.execute(f"UPDATE {STAGED} SET __wb_props_err = f.err, properties = NULL FROM __wb_fix f "
                     f"WHERE {STAGED}.rowid = f.r")
         con.unregister("__wb_fix")
-
-
-def reason_sql(brand: str, latest: datetime) -> str:
-    """The reason expression over ``__wb_staged`` (NULL for a good row); rows stamped after
-    ``latest`` are in the future."""
-    ts = pd.Timestamp(latest)
-    limit = literal((ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")).isoformat())
-    return f"""NULLIF(concat_ws('; ',
-        CASE WHEN __wb_user IS NULL THEN 'missing user_id' END,
-        CASE WHEN __wb_event IS NULL THEN 'missing event' END,
-        CASE WHEN __wb_ts_blank THEN 'missing ts' WHEN __wb_ts IS NULL THEN 'unparseable ts'
-             WHEN __wb_ts > TIMESTAMPTZ {limit} THEN 'ts is in the future' END,
-        CASE WHEN __wb_revenue_bad THEN 'revenue is not a finite number' END,
-        CASE WHEN __wb_brand_bad THEN {literal(f"brand does not match the ingest brand {brand!r}")} END,
-        __wb_props_err), '')"""
-
-
-def good_sql(brand: str) -> str:
-    """The normalised event columns (plus the partition column ``day``) over ``__wb_staged``."""
-    b, canonical = literal(brand), canonical_sql("__wb_props")
-    derived = derived_id_sql(b, "__wb_user", "__wb_event", "__wb_ts", "__wb_revenue", canonical)
-    return f"""
-    CASE WHEN __wb_event_id IS NULL THEN {derived} ELSE __wb_event_id END AS event_id,
-    {b} AS brand, __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_revenue AS revenue,
-    CASE WHEN __wb_event_id IS NULL THEN {canonical} ELSE __wb_props END AS properties,
-    CAST(__wb_ts AS DATE) AS day
-"""
+    return [r for r, _ in fixes]

@@ -26,6 +26,7 @@ __all__ = ["Database", "MIGRATIONS_PATH"]
 log = logging.getLogger(__name__)
 MIGRATIONS_PATH = Path(__file__).parent / "migrations"
 _ALEMBIC_LOCK = threading.Lock()
+_MIGRATION_LOCK_KEY = 0x776F726B62656E63  # "workbenc": the advisory lock migrations hold on PostgreSQL
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -85,11 +86,26 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         return cfg
 
+    @contextmanager
+    def _migrating(self) -> Iterator[Config]:
+        """Alembic's configuration on a connection holding the database's migration lock, so that
+        processes opening a new database at once migrate it one after the other (the later ones
+        then find it up to date): SQLite's write lock taken at BEGIN, a transaction-scoped
+        advisory lock on PostgreSQL. Alembic's command API keeps module-level state: one thread
+        at a time."""
+        cfg = self._alembic_config()
+        with _ALEMBIC_LOCK, self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.info["begin_mode"] = "BEGIN IMMEDIATE"
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+                cfg.attributes["connection"] = conn
+                yield cfg
+
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema to ``revision`` (default: the newest)."""
-        cfg = self._alembic_config()
-        with _ALEMBIC_LOCK, self.engine.begin() as conn:  # alembic's command API keeps module-level state
-            cfg.attributes["connection"] = conn
+        with self._migrating() as cfg:
             command.upgrade(cfg, revision)
 
     def ensure_schema(self) -> None:
@@ -98,9 +114,7 @@ class Database:
             self.upgrade()
 
     def downgrade(self, revision: str = "base") -> None:
-        cfg = self._alembic_config()
-        with _ALEMBIC_LOCK, self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
+        with self._migrating() as cfg:
             command.downgrade(cfg, revision)
 
     def current_revision(self) -> str | None:
