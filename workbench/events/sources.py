@@ -1,20 +1,24 @@
 """Event sources opened as DuckDB relations, so that files stream and nothing is read row by row.
 
 CSV files are read with every column as text, so that validation sees (and the quarantine keeps)
-exactly what the file said; JSON lines keep nested values (``properties``) as JSON text; Parquet,
-Arrow tables and record-batch readers keep their types. DataFrames are scanned in place; their
-object columns holding dicts or lists (``properties`` given as Python objects) are turned into JSON
-text first, the one step that looks at values in Python, and only for such columns.
+exactly what the file said: by pyarrow's parallel reader when the file is at most 256 MB and plain,
+else streamed by DuckDB's (see :func:`_arrow_csv`). JSON lines keep nested values (``properties``)
+as JSON text; Parquet, Arrow tables and record-batch readers keep their types. DataFrames are
+scanned in place; their object columns holding dicts or lists (``properties`` given as Python
+objects) are turned into JSON text first, the one step that looks at values in Python, and only
+for such columns.
 """
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import InvalidInputError
@@ -23,6 +27,8 @@ from .schema import EVENT_COLUMNS
 from .validation import literal, quote
 
 __all__ = ["open_source", "Opened", "describe_source", "count_rows", "source_kind"]
+
+log = logging.getLogger(__name__)
 
 _KINDS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
           ".ndjson": "jsonl", ".json": "jsonl"}
@@ -142,6 +148,9 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
         path = target
     try:
         if kind == "csv":
+            table = _arrow_csv(con, path)
+            if table is not None:
+                return Opened(con.from_arrow(table), unreadable)
             rel = con.sql(f"SELECT * FROM read_csv({literal(str(path))}, all_varchar = true, header = true, "
                           "store_rejects = true)")
             return Opened(rel, unreadable, csv_rejects=True)
@@ -168,6 +177,49 @@ def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelat
     if meta.num_row_groups < threads and decoded <= _ARROW_READ_BYTES:
         return con.from_arrow(pq.read_table(path))
     return con.read_parquet(str(path))
+
+
+def _arrow_csv(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table | None:
+    """A CSV file of at most 256 MB with a plain dialect, read by pyarrow's parallel reader (about
+    twice as fast as DuckDB's), every column as text; None when DuckDB should read it instead.
+
+    DuckDB's sniffer finds the dialect and column names, so both readers see the same columns,
+    and both read empty fields, quoted or not, as NULL. A file whose dialect pyarrow would read
+    differently (escape characters, comments, skipped lines, no header), a file with any line
+    pyarrow cannot split into those columns, and a file with line breaks inside quoted values go
+    to DuckDB's reader, which keeps unreadable lines for the quarantine with their line numbers.
+    """
+    if path.stat().st_size > _ARROW_READ_BYTES:
+        return None
+    sniffed = con.sql(f"SELECT Delimiter, Quote, Escape, HasHeader, SkipRows, Comment, Columns "
+                      f"FROM sniff_csv({literal(str(path))}, sample_size = 2048)").fetchall()
+    delim, quote_char, escape, header, skip, comment, columns = sniffed[0]
+    plain = (len(delim) == 1 and quote_char == '"' and escape in ('"', "", "(empty)") and header and not skip
+             and comment in ("", "(empty)"))
+    if not plain:
+        return None
+    names = [c["name"] for c in columns]
+    if len(names) < 2:  # one column: a quoted line break would not show as a short line
+        return None
+    invalid = []
+
+    def refuse(row) -> str:
+        invalid.append(row)
+        return "skip"
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            # a quoted line break splits a row of 3 or more columns into lines of too few: such files
+            # come back invalid and go to DuckDB (reading them as they are costs pyarrow 40% more)
+            parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=False, invalid_row_handler=refuse),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
+                                                 strings_can_be_null=True, quoted_strings_can_be_null=True))
+    except (pa.ArrowException, OSError) as exc:
+        log.debug("pyarrow could not read %s (%s); DuckDB reads it", path, exc)
+        return None
+    if invalid:
+        return None
+    return table
 
 
 def _json_column(name: str) -> str:

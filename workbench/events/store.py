@@ -189,23 +189,28 @@ class EventStore:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         qpath = self.quarantine_root / f"brand={brand}" / f"{stamp}-{uuid.uuid4().hex[:12]}.csv"
         con, tmp = self._ingest_connection()
+        clock = _Phases()
         try:
             opened = open_source(con, source, options, scratch=tmp)
-            columns = [str(c) for c in opened.relation.columns]
+            clock.lap("open")
             try:
                 total = stage(con, opened.relation, brand, options,
                               latest=datetime.now(timezone.utc) + self.max_future_skew)
             except duckdb.Error as exc:
                 raise InvalidInputError(f"cannot read {report.source}: {str(exc).splitlines()[0]}") from exc
             total += unreadable_lines(con, opened)
+            clock.lap("validate")
             self._quarantine(con, opened.relation, qpath, report)
+            clock.lap("quarantine")
             if progress:
                 progress(total)
             with self.lock(brand):
-                self._append_fresh(con, brand, report)
+                clock.lap("wait for lock")
+                self._append_fresh(con, brand, report, clock)
         finally:
             con.close()
             shutil.rmtree(tmp, ignore_errors=True)
+        log.debug("ingest %s phases: %s", brand, clock)
         report.duplicates = total - report.accepted - report.rejected
         if report.rejected:
             report.quarantine_path = qpath
@@ -235,7 +240,7 @@ class EventStore:
         query = f"({rows}){lines}" if rows else f"SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line"
         con.execute(f"COPY ({query}) TO {literal(str(path))} (HEADER, DELIMITER ',')")
 
-    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport) -> None:
+    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport, clock: "_Phases") -> None:
         """Under the brand's lock: drop rows already stored for their day, append the rest."""
         table = self.table(brand)
         days = [d for (d,) in con.sql(f"SELECT DISTINCT day FROM {STAGED} WHERE __wb_reason IS NULL").fetchall()]
@@ -256,18 +261,21 @@ class EventStore:
             conds.append("NOT EXISTS (SELECT 1 FROM __wb_stored s WHERE s.event_id = g.event_id AND s.day = g.day)")
         fresh = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM ({good_sql(brand, position=True)}) g "
                         + ("WHERE " + " AND ".join(conds) if conds else ""))
+        clock.lap("find duplicates")
         counted = _Counted(fresh.to_arrow_reader(batch_size=262_144))
         if counted.empty:
             return
         dt = table.append(counted.reader(), dt)
         report.version = dt.version()
         report.accepted = counted.rows
+        clock.lap("write")
         crowded = EventTable.small_file_days(dt, [d.isoformat() for d in days],
                                              small_bytes=self.target_file_bytes // 4, limit=self.small_file_limit)
         if crowded:
             out = table.compact(crowded, target_bytes=self.target_file_bytes)
             log.info("compacted %s day(s) of %s: %s files merged into %s", len(crowded), brand,
                      out.get("numFilesRemoved"), out.get("numFilesAdded"))
+            clock.lap("compact")
 
     def version_at(self, brand: str, as_of: datetime | str) -> int:
         """The version that was the latest at time ``as_of``."""
@@ -323,6 +331,21 @@ class EventStore:
                          "operation": h.get("operation"),
                          "rows_added": metrics.get("num_added_rows", metrics.get("numOutputRows"))})
         return pd.DataFrame(rows, columns=["version", "timestamp", "operation", "rows_added"])
+
+
+class _Phases:
+    """Seconds spent in each phase of an ingest (logged at DEBUG)."""
+
+    def __init__(self):
+        self._last, self.seconds = time.perf_counter(), {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{p} {s:.3f} s" for p, s in self.seconds.items())
 
 
 class _Counted:

@@ -186,7 +186,7 @@ def _props_parts(dtype: str | None) -> tuple[str, str, str]:
     c = quote("properties")
     if dtype in _TEXT:
         t = _as_text("properties", dtype)
-        compact = f"CASE WHEN json_valid({t}) THEN CAST(json({t}) AS VARCHAR) END"
+        compact = f"CAST(TRY(json({t})) AS VARCHAR)"  # one parse; NULL when not valid JSON
         err = (f"CASE WHEN {c} IS NULL THEN NULL "
                f"WHEN __wb_pc IS NULL THEN CASE WHEN trim({t}) <> '' THEN 'properties is not valid JSON' END "
                f"WHEN NOT starts_with(__wb_pc, '{{') THEN 'properties is not a JSON object' END")
