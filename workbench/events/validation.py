@@ -265,7 +265,7 @@ def reason_sql(brand: str, latest: datetime) -> str:
 def _event_id_sql(brand: str) -> str:
     """The stored id: the given one, else derived from the content (see the module)."""
     derived = derived_id_sql(literal(brand), "user_id", "event", "ts", "revenue", "properties")
-    return f"CASE WHEN __wb_given_id IS NOT NULL THEN __wb_given_id ELSE {derived} END"
+    return f"CASE WHEN __wb_id_derived THEN {derived} ELSE event_id END"
 
 
 def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None, *,
@@ -302,12 +302,13 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {STAGED} AS
         SELECT {_event_id_sql(brand)} AS event_id, user_id, event, ts, revenue, properties, day,
-               {reason_sql(brand, latest)} AS __wb_reason, __wb_given_id, __wb_ts_blank, __wb_ts_raw, __wb_rev_bad,
+               {reason_sql(brand, latest)} AS __wb_reason, __wb_id_derived, __wb_ts_blank, __wb_ts_raw, __wb_rev_bad,
                __wb_brand_bad, __wb_props_err, __wb_suspect
         FROM (
           SELECT __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_rev AS revenue,
                  CASE WHEN __wb_given_id IS NULL THEN {_canonical('__wb_merged')} ELSE __wb_merged END AS properties,
-                 CAST(__wb_ts AS DATE) AS day, __wb_given_id, __wb_ts_blank, __wb_ts_raw, __wb_rev_bad,
+                 CAST(__wb_ts AS DATE) AS day, __wb_given_id AS event_id, __wb_given_id IS NULL AS __wb_id_derived,
+                 __wb_ts_blank, __wb_ts_raw, __wb_rev_bad,
                  __wb_brand_bad, __wb_props_err, {suspect} AS __wb_suspect
           FROM (
             SELECT *, {merged} AS __wb_merged, {rev_bad} AS __wb_rev_bad,
