@@ -365,6 +365,7 @@ class _Counted:
         for batch in self._source:
             self.rows += batch.num_rows
             yield batch
+        self._source.close()  # DuckDB's result is released as soon as the last batch is out
 
     def reader(self):
         import pyarrow as pa

@@ -118,7 +118,7 @@ class EventTable:
             if rows > SLAB_ROWS:
                 break
         else:
-            self._write(dt, pa.RecordBatchReader.from_batches(TABLE_SCHEMA, iter(first)))
+            self._write(dt, pa.Table.from_batches(first, TABLE_SCHEMA))  # a table: delta-rs writes it faster than a stream
             return self._refreshed(dt)
         self._append_in_slabs(dt, itertools.chain(first, batches))
         return self._refreshed(dt)
