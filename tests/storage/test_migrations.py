@@ -78,3 +78,42 @@ def test_sqlite_upgrade_keeps_existing_rows(tmp_path):
 @pytest.mark.postgres
 def test_postgres_upgrade_keeps_existing_rows(empty_postgres_url):
     _upgrade_keeps_existing_rows(empty_postgres_url)
+
+
+def _migrate(url: str, start, results) -> None:
+    db = Database(url)
+    start.wait(60)
+    try:
+        db.ensure_schema()
+        results.append(db.current_revision())
+    except Exception as exc:  # reported to the test, which names it
+        results.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        db.dispose()
+
+
+def _migrate_at_once(url: str, processes: int = 3) -> None:
+    """Several processes open the same new database at the same moment (two writers ingesting
+    into a fresh workspace, say): each waits for the migration lock, and all end at head."""
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        start, results = manager.Event(), manager.list()
+        workers = [ctx.Process(target=_migrate, args=(url, start, results)) for _ in range(processes)]
+        for w in workers:
+            w.start()
+        start.set()
+        for w in workers:
+            w.join(120)
+        got = list(results)
+    head = Database(url).head_revision()
+    assert got == [head] * processes, got
+
+
+def test_sqlite_processes_migrating_at_once(tmp_path):
+    _migrate_at_once(f"sqlite:///{tmp_path / 'new.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_processes_migrating_at_once(empty_postgres_url):
+    _migrate_at_once(empty_postgres_url)
