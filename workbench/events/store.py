@@ -256,9 +256,14 @@ class EventStore:
             conds.append("NOT EXISTS (SELECT 1 FROM __wb_repeats r WHERE r.event_id = g.event_id AND r.day = g.day "
                          "AND r.first_row <> g.__wb_row)")
         if stored:
+            # the batch's keys already stored: a semi join probes the stored ids against the batch
+            # (a hash table of the batch, not of the day's stored ids)
             (con.read_parquet(stored, hive_partitioning=False)
              .project("event_id, CAST(ts AS DATE) AS day").create_view("__wb_stored", replace=True))
-            conds.append("NOT EXISTS (SELECT 1 FROM __wb_stored s WHERE s.event_id = g.event_id AND s.day = g.day)")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_known AS SELECT s.day, s.event_id FROM __wb_stored s "
+                        f"SEMI JOIN ({good_sql(brand)}) g ON s.event_id = g.event_id AND s.day = g.day")
+            if con.sql("SELECT count(*) FROM __wb_known").fetchall()[0][0]:
+                conds.append("NOT EXISTS (SELECT 1 FROM __wb_known k WHERE k.event_id = g.event_id AND k.day = g.day)")
         fresh = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM ({good_sql(brand, position=True)}) g "
                         + ("WHERE " + " AND ".join(conds) if conds else ""))
         clock.lap("find duplicates")
