@@ -179,8 +179,8 @@ def canonical_sql(col: str) -> str:
 
 def _props_parts(dtype: str | None) -> tuple[str, str, str]:
     """(compact text, error, object) expressions for ``properties``: the compact text of valid JSON,
-    then the error reason and the JSON object text (NULL when absent, blank or in error), both over
-    the compact text (``__wb_pc``)."""
+    then the error reason and the JSON object text, both over the compact text (``__wb_pc``). The
+    object is NULL whenever there is an error (and when the value is absent or blank)."""
     if dtype is None:
         return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
     c = quote("properties")
@@ -220,13 +220,12 @@ def _extras_sql(extras: dict[str, str]) -> str:
                f"ELSE json_merge_patch({ex}, {p}) END")
     full = " AND ".join(present for present, _, _ in values)
     pieces = ", ".join(f"{literal((',' if i else '{') + key + ':')}, {value}" for i, (_, key, value) in enumerate(values))
-    # CASE is lazy: each row computes only its branch
+    # CASE is lazy: each row computes only its branch; concat_ws leaves out absent pairs
     merged = (f"CASE WHEN {p} IS NULL OR {p} = '{{}}' THEN CASE WHEN {full} THEN concat({pieces}, '}}') "
-              f"WHEN {members} <> '' THEN {ex} ELSE {p} END "
+              f"ELSE coalesce(NULLIF({ex}, '{{}}'), {p}) END "
               f"WHEN {collides} THEN CAST({patched} AS VARCHAR) "
               f"WHEN {full} THEN concat({pieces}, ',', substr({p}, 2)) "
-              f"WHEN {members} = '' THEN {p} "
-              f"ELSE '{{' || {members} || ',' || substr({p}, 2) END")
+              f"ELSE '{{' || concat_ws(',', {', '.join(pairs)}, substr({p}, 2)) END")
     return merged
 
 
@@ -318,7 +317,7 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
               SELECT *, {_clean_text('user_id', types['user_id'])} AS __wb_user,
                        {_clean_text('event', types['event'])} AS __wb_event, {ts} AS __wb_ts, {rev} AS __wb_rev,
                        {brand_bad} AS __wb_brand_bad, {given} AS __wb_given_id, {props_err} AS __wb_props_err,
-                       CASE WHEN {props_err} IS NULL THEN {props_obj} END AS __wb_po
+                       {props_obj} AS __wb_po
                 FROM (
                   SELECT *, {ts_text} AS __wb_ts_text FROM (
                     SELECT *, {ts_try} AS __wb_ts_try, {rev_try} AS __wb_rev_try, {compact} AS __wb_pc
