@@ -109,3 +109,13 @@ def test_line_breaks_in_quoted_values_across_read_blocks(tmp_path):
     opened = open_source(duckdb.connect(), path)
     duck = duckdb.connect().sql(f"SELECT * FROM read_csv('{path}', all_varchar = true, header = true)")
     assert opened.relation.fetchall() == duck.fetchall()
+
+
+def test_a_compressed_csv_streams_through_duckdb(tmp_path):
+    """A .gz file may hold many times its size: it is never read into memory whole by pyarrow."""
+    import gzip
+    path = tmp_path / "events.csv.gz"
+    path.write_bytes(gzip.compress(CSV_FILES["plain"].encode()))
+    opened = open_source(duckdb.connect(), path)
+    assert opened.csv_rejects
+    assert opened.relation.fetchall() == [("u1", "view", "2026-01-01", "a, b"), ("u2", "view", "2026-01-02", None)]

@@ -123,7 +123,7 @@ class EventTable:
         self._append_in_slabs(dt, itertools.chain(first, batches))
         return self._refreshed(dt)
 
-    def _write(self, dt: DeltaTable | None, data: pa.RecordBatchReader) -> None:
+    def _write(self, dt: DeltaTable | None, data: pa.Table) -> None:
         write_deltalake(dt if dt is not None else str(self.path), data, mode="append", partition_by=[PARTITION],
                         writer_properties=_WRITER, configuration=_CONFIG)
 
@@ -140,7 +140,7 @@ class EventTable:
                 slab = list(_rows_upto(batches, SLAB_ROWS))
                 if not slab:
                     break
-                write_deltalake(str(scratch), pa.RecordBatchReader.from_batches(TABLE_SCHEMA, iter(slab)),
+                write_deltalake(str(scratch), pa.Table.from_batches(slab, TABLE_SCHEMA),
                                 mode="append", partition_by=[PARTITION], writer_properties=_WRITER)
                 del slab
             staged = DeltaTable(str(scratch)).get_add_actions(flatten=True)
