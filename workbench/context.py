@@ -19,6 +19,7 @@ import duckdb
 from .config import Settings
 from .domain import Role
 from .events import EventStore
+from .events.schema import utc
 from .storage import Database
 
 __all__ = ["Actor", "BrandContext", "LOCAL_OWNER", "unknown_brand", "check_period", "period_bound"]
@@ -41,12 +42,12 @@ def period_bound(value, what: str):
                                     "e.g. 2026-03-01T12:00Z)")
         value = value.strip()
     try:
-        ts = pd.Timestamp(value)
+        ts = utc(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{what} {value!r} is not a date: use YYYY-MM-DD") from exc
     if ts is pd.NaT:
         raise InvalidInputError(f"{what} is not a date")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts
 
 
 def check_period(since, until):

@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from ..errors import InvalidInputError
 
-__all__ = ["EVENT_COLUMNS", "ARROW_SCHEMA", "Validated", "validate_events", "check_brand_name", "empty_events"]
+__all__ = ["EVENT_COLUMNS", "ARROW_SCHEMA", "Validated", "validate_events", "check_brand_name", "empty_events",
+           "utc"]
 
 EVENT_COLUMNS = ["event_id", "brand", "user_id", "event", "ts", "revenue", "properties"]
 ARROW_SCHEMA = pa.schema([
@@ -43,6 +44,12 @@ def check_brand_name(brand: str) -> str:
             f"invalid brand name {brand!r}: use 1-64 lowercase letters, digits, '_' or '-', "
             "starting with a letter or digit")
     return brand
+
+
+def utc(value) -> pd.Timestamp:
+    """A date, datetime or timestamp text as a UTC timestamp (naive values are UTC, as stored)."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def empty_events() -> pa.Table:

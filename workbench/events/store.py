@@ -34,7 +34,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import InvalidInputError, NotFoundError
-from .schema import check_brand_name, empty_events
+from .schema import check_brand_name, empty_events, utc
 from .importing import ImportOptions, import_options
 from .sources import UNREADABLE, describe_source, open_source, unreadable_lines
 from .table import EventTable
@@ -284,9 +284,7 @@ class EventStore:
 
     def version_at(self, brand: str, as_of: datetime | str) -> int:
         """The version that was the latest at time ``as_of``."""
-        when = pd.Timestamp(as_of)
-        when = when.tz_localize("UTC") if when.tzinfo is None else when
-        dt = self.table(brand).open(as_of=when.to_pydatetime())
+        dt = self.table(brand).open(as_of=utc(as_of).to_pydatetime())
         if dt is None:
             raise NotFoundError(f"brand {brand!r} has no events")
         return dt.version()
@@ -395,14 +393,8 @@ def _forget_in_quarantine(folder: Path, user_id: str) -> int:
 
 
 def _day(value: datetime | str | None) -> date | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.date()
+    return None if value is None else utc(value).date()
 
 
 def _iso(value: datetime | str) -> str:
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.isoformat()
+    return utc(value).isoformat()

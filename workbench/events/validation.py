@@ -40,7 +40,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from ..errors import InvalidInputError
 from .importing import ImportOptions
-from .schema import EVENT_COLUMNS
+from .schema import EVENT_COLUMNS, utc
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +248,7 @@ def _suspect_sql(extras: dict[str, str]) -> str:
 def reason_sql(brand: str, latest: datetime) -> str:
     """The reason expression over the staged columns (NULL for a good row); rows stamped after
     ``latest`` are in the future. Reasons are only spelled out for rows that have one."""
-    ts = pd.Timestamp(latest)
-    limit = f"TIMESTAMPTZ {literal((ts.tz_convert('UTC') if ts.tzinfo else ts.tz_localize('UTC')).isoformat())}"
+    limit = f"TIMESTAMPTZ {literal(utc(latest).isoformat())}"
     return f"""CASE WHEN user_id IS NULL OR event IS NULL OR ts IS NULL OR ts > {limit} OR __wb_rev_bad
                     OR __wb_brand_bad OR __wb_props_err IS NOT NULL THEN concat_ws('; ',
         CASE WHEN user_id IS NULL THEN 'missing user_id' END,
