@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 REPORTS = {"funnel": "funnel.ipynb", "retention": "retention.ipynb", "prediction": "prediction.ipynb",
            "kpi": "kpi_digest.ipynb"}
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-# Parameters the runner fills in itself, so that the notebook opens the same workspace.
 # the kernel's own log (not the notebook's output) at ERROR: nothing of its start-up in the terminal
 _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
@@ -57,6 +56,9 @@ def kernel_options():
                "extra_arguments": _KERNEL_ARGS}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# Parameters the runner fills in itself, so that the notebook opens the same workspace.
 _WORKSPACE_PARAMS = ("brand", "home", "database_url", "events_path", "data_version")
 
 
