@@ -3,14 +3,13 @@ forecast rows and the backtest scores, so later runs can be compared with earlie
 from __future__ import annotations
 
 import logging
-
 from dataclasses import dataclass
 
 import pandas as pd
 
 from ..analytics import forecasting
 from ..analytics.forecasting import BacktestResult
-from ..analytics.metrics import METRICS
+from ..analytics.metrics import DAILY_METRICS
 from ..analytics.segments import segment_spec
 from ..collaboration import access
 from ..domain import Action, ResourceKind
@@ -22,8 +21,7 @@ from . import brand
 
 __all__ = ["ForecastRun", "Predictions", "FORECASTABLE"]
 
-FORECASTABLE = (*METRICS, "conversion_rate")
-
+FORECASTABLE = DAILY_METRICS
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from ..errors import InvalidInputError
 from . import portable
 from ._inputs import as_relation, literal
 
-__all__ = ["daily_metrics", "METRICS"]
+__all__ = ["daily_metrics", "METRICS", "DAILY_METRICS"]
 
 # name -> (what is counted, the event it is restricted to): "users" distinct users,
 # "events" rows, "revenue" the sum of revenue (0 on a day without any). Rendered as SQL
@@ -22,6 +22,8 @@ METRICS: dict[str, tuple[str, str | None]] = {
     "buyers": ("users", "purchase"),
     "generations": ("events", "generation_requested"),
 }
+# every daily series ``daily_metrics`` makes: the counted ones and conversion_rate (buyers / active users)
+DAILY_METRICS = (*METRICS, "conversion_rate")
 
 
 def _sql(kind: str, event: str | None) -> str:
@@ -51,10 +53,10 @@ def daily_metrics(events, metrics: list[str] | None = None, *, start=None, end=N
         Indexed by day (``ds``, tz-naive UTC midnight), float columns in the order asked.
         Events without a time are left out.
     """
-    names = list(metrics or [*METRICS, "conversion_rate"])
-    unknown = [m for m in names if m not in METRICS and m != "conversion_rate"]
+    names = list(metrics or DAILY_METRICS)
+    unknown = [m for m in names if m not in DAILY_METRICS]
     if unknown:
-        raise InvalidInputError(f"unknown metric(s) {unknown}; choose from {[*METRICS, 'conversion_rate']}")
+        raise InvalidInputError(f"unknown metric(s) {unknown}; choose from {list(DAILY_METRICS)}")
     needed = set(names) | ({"buyers", "active_users"} if "conversion_rate" in names else set())
     needed = {m: METRICS[m] for m in METRICS if m in needed}
     cols = {"user_col": user_col, "event_col": event_col, "ts_col": ts_col, "revenue_col": revenue_col}

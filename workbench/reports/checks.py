@@ -12,14 +12,13 @@ from typing import Any
 
 from ..analyses import vocabulary
 from ..analytics._inputs import parse_window
-from ..analytics.metrics import METRICS
+from ..analytics.metrics import DAILY_METRICS
 from ..context import check_period
 from ..errors import InvalidInputError
 
 __all__ = ["check_parameters"]
 
 _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list, tuple)}
-DAILY_METRICS = (*METRICS, "conversion_rate")
 
 
 def _fits(value: Any, declared: str) -> bool:
