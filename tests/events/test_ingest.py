@@ -6,6 +6,17 @@ import pyarrow as pa
 import pytest
 
 from workbench.errors import NotFoundError, InvalidInputError
+from workbench.events import store as store_module
+
+
+@pytest.fixture(params=["arrow", "duckdb"])
+def staging(request, monkeypatch):
+    """The test runs twice: with the batch staged in Arrow (as sources held in memory are) and in
+    a DuckDB table (as files too large to hold are)."""
+    if request.param == "duckdb":
+        real = store_module.stage
+        monkeypatch.setattr(store_module, "stage", lambda *a, **k: real(*a, **{**k, "in_memory": False}))
+    return request.param
 
 
 def _raw() -> pd.DataFrame:
@@ -19,7 +30,7 @@ def _raw() -> pd.DataFrame:
     })
 
 
-def test_bad_rows_are_quarantined_with_reasons_and_counted(ws):
+def test_bad_rows_are_quarantined_with_reasons_and_counted(ws, staging):
     acme = ws.brand("acme")
     report = acme.ingest(_raw())
     assert (report.accepted, report.duplicates, report.rejected) == (3, 0, 6)
@@ -41,7 +52,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_counted(ws):
     assert json.loads(stored.loc[stored.user_id == "u1", "properties"].item()) == {"country": "FR"}
 
 
-def test_reingesting_the_same_rows_adds_nothing(ws, tmp_path):
+def test_reingesting_the_same_rows_adds_nothing(ws, staging, tmp_path):
     acme = ws.brand("acme")
     path = tmp_path / "events.csv"
     _raw().to_csv(path, index=False)
@@ -52,7 +63,7 @@ def test_reingesting_the_same_rows_adds_nothing(ws, tmp_path):
     assert acme.events().count("*").fetchall()[0][0] == 3
 
 
-def test_explicit_event_ids_deduplicate_within_and_across_sources(ws):
+def test_explicit_event_ids_deduplicate_within_and_across_sources(ws, staging):
     acme = ws.brand("acme")
     rows = pd.DataFrame({"event_id": ["a", "b", "a"], "user_id": ["u", "u", "v"], "event": ["x"] * 3,
                          "ts": ["2026-01-01"] * 3})
@@ -66,7 +77,7 @@ def test_explicit_event_ids_deduplicate_within_and_across_sources(ws):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "arrow"])
-def test_every_source_format(ws, tmp_path, fmt):
+def test_every_source_format(ws, staging, tmp_path, fmt):
     frame = pd.DataFrame({"user_id": ["1", "2"], "event": ["view", "purchase"],
                           "ts": ["2026-02-01T00:00:00Z", "2026-02-01T00:05:00Z"], "revenue": [None, 9.99],
                           "country": ["FR", "DE"]})

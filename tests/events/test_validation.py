@@ -119,3 +119,51 @@ def test_a_compressed_csv_streams_through_duckdb(tmp_path):
     opened = open_source(duckdb.connect(), path)
     assert opened.csv_rejects
     assert opened.relation.fetchall() == [("u1", "view", "2026-01-01", "a, b"), ("u2", "view", "2026-01-02", None)]
+
+
+def _staged(frame: pd.DataFrame, in_memory: bool):
+    from workbench.events.validation import STAGED, stage
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    staged = stage(con, open_source(con, frame).relation, "acme", latest=NOW, in_memory=in_memory)
+    rows = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM {STAGED} ORDER BY __wb_row").df()
+    return staged, rows
+
+
+def test_repeats_are_told_apart_from_distinct_keys_by_the_hash_sort():
+    base = pd.DataFrame({"event_id": ["a", "b", "c"], "user_id": "u", "event": "view",
+                         "ts": ["2026-01-01", "2026-01-01", "2026-01-02"]})
+    assert not _staged(base, True)[0].may_repeat()
+    assert _staged(base.assign(event_id=["a", "b", "a"], ts="2026-01-01"), True)[0].may_repeat()
+    # the same id on another day is another event; a rejected row's id does not count
+    assert not _staged(base.assign(event_id=["a", "b", "a"]), True)[0].may_repeat()
+    assert not _staged(base.assign(event_id=["a", "a", "c"], user_id=["u", None, "u"]), True)[0].may_repeat()
+    # derived ids: identical rows repeat
+    assert _staged(base.drop(columns="event_id").assign(ts="2026-01-01"), True)[0].may_repeat()
+    # a batch held by DuckDB always asks the exact aggregate
+    assert _staged(base, False)[0].may_repeat()
+
+
+def test_a_batch_held_in_arrow_stages_like_one_held_by_duckdb():
+    """Every kind of row, including those the Python fallbacks fix (odd timestamps, NaN in
+    properties), which move an Arrow-held batch into DuckDB."""
+    frame = pd.DataFrame({
+        "user_id": ["u1", "u2", None, "u4", "u5", "u6"],
+        "event": ["view", "buy", "view", "view", "view", "view"],
+        "ts": ["2026-01-01T10:00:00Z", "Jan 3 2026 10:00", "2026-01-01", "2026-01-01", "not a time", "2026-01-02"],
+        "revenue": [None, "12.5", None, "ten", None, None],
+        "properties": ['{"a": 1}', None, None, '{"b": NaN}', None, '{"c": [1, 2]}'],
+        "country": ["FR", None, "DE", "FR", None, "US"],
+    })
+    plain = pd.DataFrame({"user_id": ["u1", "u2"], "event": ["view", "view"], "ts": ["2026-01-01", "2026-01-02"]})
+    for source in (frame, plain):
+        held, rows = _staged(source, True)
+        kept, expected = _staged(source, False)
+        assert held.rows == kept.rows == len(source)
+        pd.testing.assert_frame_equal(rows, expected)
+    held, rows = _staged(frame, True)
+    assert held.arrow is None  # fixed by the fallbacks: now in DuckDB
+    assert rows["ts"][1] == pd.Timestamp("2026-01-03T10:00:00Z") and rows["day"][1] == pd.Timestamp("2026-01-03")
+    assert rows["__wb_reason"].tolist() == [None, None, "missing user_id", "revenue is not a finite number; properties "
+                                            "holds a non-finite number", "unparseable ts", None]
+    assert _staged(plain, True)[0].arrow is not None

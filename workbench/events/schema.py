@@ -93,8 +93,9 @@ def validate_events(frame: pd.DataFrame, brand: str, *, now: datetime | None = N
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        rel = open_source(con, frame).relation
-        stage(con, rel, brand, latest=pd.Timestamp(now) + max_future_skew)
+        opened = open_source(con, frame)
+        rel = opened.relation
+        stage(con, rel, brand, latest=pd.Timestamp(now) + max_future_skew, in_memory=opened.in_memory)
         bad = con.sql(rejected_rows_sql(rel)).df()
         good = con.sql(f"SELECT * FROM ({good_sql(brand, position=True)}) ORDER BY __wb_row").df()
     finally:

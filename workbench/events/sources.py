@@ -87,14 +87,20 @@ def _frame_for_duckdb(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_IN_MEMORY_ROWS = 2_000_000
+
+
 @dataclass
 class Opened:
     """A source opened for ingest: its relation (columns renamed), and the lines that could not be
     read at all (``(line number, reason, raw line)``; CSV rows DuckDB rejects are in its ``reject_errors``
-    table when ``csv_rejects``)."""
+    table when ``csv_rejects``). ``in_memory``: the rows are held in memory already (an Arrow table
+    or DataFrame of at most 2M rows, or a small file read whole), so validating them may hold its
+    result in memory too."""
     relation: duckdb.DuckDBPyRelation
     unreadable: list[tuple[int, str, str]] = field(default_factory=list)
     csv_rejects: bool = False
+    in_memory: bool = False
 
 
 def open_source(con: duckdb.DuckDBPyConnection, source, options: ImportOptions | None = None, *,
@@ -122,9 +128,9 @@ def _renamed(rel: duckdb.DuckDBPyRelation, columns: dict[str, str]) -> duckdb.Du
 
 def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
     if isinstance(source, pd.DataFrame):
-        return Opened(con.from_df(_frame_for_duckdb(source)))
+        return Opened(con.from_df(_frame_for_duckdb(source)), in_memory=len(source) <= _IN_MEMORY_ROWS)
     if isinstance(source, pa.Table):
-        return Opened(con.from_arrow(source))
+        return Opened(con.from_arrow(source), in_memory=source.num_rows <= _IN_MEMORY_ROWS)
     if isinstance(source, pa.RecordBatchReader):  # read once: kept (spilling) so it can be read again
         con.from_arrow(source).create("__wb_stream")
         return Opened(con.table("__wb_stream"))
@@ -136,7 +142,10 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
         raise InvalidInputError(f"event source {path} does not exist")
     kind = source_kind(path)
     if kind == "parquet":
-        return Opened(_parquet(con, path))
+        table = _small_parquet(con, path)
+        if table is not None:
+            return Opened(con.from_arrow(table), in_memory=True)
+        return Opened(con.read_parquet(str(path)))
     unreadable: list[tuple[int, str, str]] = []
     encoding = options.encoding or ("utf-8" if path.suffix == ".gz" else detect_encoding(path))
     if not is_utf8(encoding) or encoding == "utf-8-sig":
@@ -150,7 +159,7 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
         if kind == "csv":
             table = _arrow_csv(con, path)
             if table is not None:
-                return Opened(con.from_arrow(table), unreadable)
+                return Opened(con.from_arrow(table), unreadable, in_memory=True)
             rel = con.sql(f"SELECT * FROM read_csv({literal(str(path))}, all_varchar = true, header = true, "
                           "store_rejects = true)")
             return Opened(rel, unreadable, csv_rejects=True)
@@ -163,11 +172,12 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
 _ARROW_READ_BYTES = 256 << 20
 
 
-def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
-    """A Parquet file as a relation. DuckDB reads a file in parallel by row groups; a file with
-    fewer row groups than threads (a 1M-row file written in one group, say) would be validated on
-    one core, so when such a file decodes to at most 256 MB, pyarrow reads it (in parallel, by
-    column) and DuckDB scans the table in memory. Larger files stream through DuckDB."""
+def _small_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table | None:
+    """A Parquet file read whole by pyarrow, or None when DuckDB should stream it. DuckDB reads a
+    file in parallel by row groups; a file with fewer row groups than threads (a 1M-row file
+    written in one group, say) would be validated on one core, so when such a file decodes to at
+    most 256 MB, pyarrow reads it (in parallel, by column) and DuckDB scans the table in memory.
+    Larger files stream through DuckDB."""
     try:
         meta = pq.ParquetFile(path).metadata
     except (OSError, pa.ArrowException) as exc:
@@ -175,8 +185,8 @@ def _parquet(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelat
     threads = int(con.sql("SELECT current_setting('threads')").fetchall()[0][0])
     decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if meta.num_row_groups < threads and decoded <= _ARROW_READ_BYTES:
-        return con.from_arrow(pq.read_table(path))
-    return con.read_parquet(str(path))
+        return pq.read_table(path)
+    return None
 
 
 def _arrow_csv(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table | None:

@@ -38,7 +38,7 @@ from .schema import check_brand_name, empty_events, utc
 from .importing import ImportOptions, import_options
 from .sources import UNREADABLE, describe_source, open_source, unreadable_lines
 from .table import EventTable
-from .validation import STAGED, good_sql, literal, rejected_rows_sql, stage
+from .validation import STAGED, Staged, good_sql, literal, rejected_rows_sql, stage
 
 __all__ = ["EventStore", "IngestReport", "connect"]
 
@@ -194,11 +194,11 @@ class EventStore:
             opened = open_source(con, source, options, scratch=tmp)
             clock.lap("open")
             try:
-                total = stage(con, opened.relation, brand, options,
-                              latest=datetime.now(timezone.utc) + self.max_future_skew)
+                staged = stage(con, opened.relation, brand, options, in_memory=opened.in_memory,
+                               latest=datetime.now(timezone.utc) + self.max_future_skew)
             except duckdb.Error as exc:
                 raise InvalidInputError(f"cannot read {report.source}: {str(exc).splitlines()[0]}") from exc
-            total += unreadable_lines(con, opened)
+            total = staged.rows + unreadable_lines(con, opened)
             clock.lap("validate")
             self._quarantine(con, opened.relation, qpath, report)
             clock.lap("quarantine")
@@ -206,7 +206,7 @@ class EventStore:
                 progress(total)
             with self.lock(brand):
                 clock.lap("wait for lock")
-                self._append_fresh(con, brand, report, clock)
+                self._append_fresh(con, brand, staged, report, clock)
         finally:
             con.close()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -240,7 +240,8 @@ class EventStore:
         query = f"({rows}){lines}" if rows else f"SELECT reason, raw_line FROM {UNREADABLE} ORDER BY line"
         con.execute(f"COPY ({query}) TO {literal(str(path))} (HEADER, DELIMITER ',')")
 
-    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, report: IngestReport, clock: "_Phases") -> None:
+    def _append_fresh(self, con: duckdb.DuckDBPyConnection, brand: str, staged: Staged, report: IngestReport,
+                      clock: "_Phases") -> None:
         """Under the brand's lock: drop rows already stored for their day, append the rest."""
         table = self.table(brand)
         days = [d for (d,) in con.sql(f"SELECT DISTINCT day FROM {STAGED} WHERE __wb_reason IS NULL").fetchall()]
@@ -248,13 +249,14 @@ class EventStore:
             return
         dt = table.open()
         stored = EventTable.files(dt, days=days) if dt is not None else []
-        # repeats within the batch: an aggregate finds the (usually no) repeated keys and their first row
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_repeats AS SELECT day, event_id, min(rowid) AS first_row "
-                    f"FROM {STAGED} WHERE __wb_reason IS NULL GROUP BY day, event_id HAVING count(*) > 1")
         conds = []
-        if con.sql("SELECT count(*) FROM __wb_repeats").fetchall()[0][0]:
-            conds.append("NOT EXISTS (SELECT 1 FROM __wb_repeats r WHERE r.event_id = g.event_id AND r.day = g.day "
-                         "AND r.first_row <> g.__wb_row)")
+        # repeats within the batch: an aggregate finds the (usually no) repeated keys and their first row
+        if staged.may_repeat():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_repeats AS SELECT day, event_id, min(__wb_row) AS first_row "
+                        f"FROM {STAGED} WHERE __wb_reason IS NULL GROUP BY day, event_id HAVING count(*) > 1")
+            if con.sql("SELECT count(*) FROM __wb_repeats").fetchall()[0][0]:
+                conds.append("NOT EXISTS (SELECT 1 FROM __wb_repeats r WHERE r.event_id = g.event_id "
+                             "AND r.day = g.day AND r.first_row <> g.__wb_row)")
         if stored:
             # the batch's keys already stored: a semi join probes the stored ids against the batch
             # (a hash table of the batch, not of the day's stored ids)
@@ -264,10 +266,16 @@ class EventStore:
                         f"SEMI JOIN ({good_sql(brand)}) g ON s.event_id = g.event_id AND s.day = g.day")
             if con.sql("SELECT count(*) FROM __wb_known").fetchall()[0][0]:
                 conds.append("NOT EXISTS (SELECT 1 FROM __wb_known k WHERE k.event_id = g.event_id AND k.day = g.day)")
-        fresh = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM ({good_sql(brand, position=True)}) g "
-                        + ("WHERE " + " AND ".join(conds) if conds else ""))
         clock.lap("find duplicates")
-        counted = _Counted(fresh.to_arrow_reader(batch_size=262_144))
+        every_row = staged.good() if not conds and report.rejected == report.reasons.get("unreadable line", 0) else None
+        if every_row is not None:  # held in Arrow, all good and new: written as they are
+            fresh = every_row.to_reader()
+        else:
+            query = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM ({good_sql(brand, position=True)}) g "
+                            + ("WHERE " + " AND ".join(conds) if conds else ""))
+            # a batch held in memory is exported in parallel; a larger one streams
+            fresh = query.to_arrow_table().to_reader() if staged.arrow is not None else query.to_arrow_reader(262_144)
+        counted = _Counted(fresh)
         if counted.empty:
             return
         dt = table.append(counted.reader(), dt)

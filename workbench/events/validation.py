@@ -24,18 +24,22 @@ revenue and properties in a canonical form (top-level keys sorted, so that the s
 same text whatever order a source wrote its keys in), and that canonical form is what is stored:
 re-ingesting an identical row is recognised as a duplicate.
 
-The whole batch is validated by one DuckDB query into a staged table (see :func:`stage`); Python
-only sees the rows DuckDB cannot judge: timestamps it does not read, and properties that may hold
+The whole batch is validated by one DuckDB query into a staged table (see :func:`stage`), held as
+an Arrow table when the batch is already in memory and small enough, else as a DuckDB table that
+spills to disk; Python only sees the rows DuckDB cannot judge: timestamps it does not read, and properties that may hold
 NaN or Infinity (which DuckDB's JSON reader accepts and strict JSON does not).
 """
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.tseries.api import guess_datetime_format
 
 from ..errors import InvalidInputError
@@ -44,14 +48,15 @@ from .schema import EVENT_COLUMNS, utc
 
 log = logging.getLogger(__name__)
 
-__all__ = ["stage", "good_sql", "canonical_sql", "derived_id_sql", "quote", "literal", "rejected_rows_sql",
+__all__ = ["stage", "Staged", "good_sql", "canonical_sql", "derived_id_sql", "quote", "literal", "rejected_rows_sql",
            "STAGED", "REQUIRED"]
 
 REQUIRED = ("user_id", "event", "ts")
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "FLOAT", "DOUBLE")
 _TEXT = ("VARCHAR", "JSON")
-STAGED = "__wb_staged"
+STAGED = "__wb_staged"  # what every query reads: the staged rows with their position ``__wb_row``
+_ROWS = "__wb_staged_rows"  # the DuckDB table behind it, when the rows are not held in Arrow
 
 
 def quote(name: str) -> str:
@@ -65,11 +70,14 @@ def literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+STORED = ("event_id", "brand", "user_id", "event", "ts", "revenue", "properties", "day")
+
+
 def good_sql(brand: str, *, position: bool = False) -> str:
     """A query of the good rows of ``__wb_staged``: the event columns plus the partition column
     ``day`` (and the row's position as ``__wb_row``)."""
-    return (f"SELECT {'rowid AS __wb_row, ' if position else ''}event_id, {literal(brand)} AS brand, user_id, "
-            f"event, ts, revenue, properties, day FROM {STAGED} WHERE __wb_reason IS NULL")
+    return (f"SELECT {'__wb_row, ' if position else ''}{', '.join(STORED)} FROM {STAGED} "
+            "WHERE __wb_reason IS NULL")
 
 
 def rejected_rows_sql(source: duckdb.DuckDBPyRelation) -> str:
@@ -79,7 +87,7 @@ def rejected_rows_sql(source: duckdb.DuckDBPyRelation) -> str:
     source.create_view("__wb_source_again", replace=True)
     cols = ", ".join(f"CAST(s.{quote(c)} AS VARCHAR) AS {quote(c)}" for c in map(str, source.columns))
     return (f"SELECT {cols}, reason FROM (SELECT * FROM __wb_source_again) s POSITIONAL JOIN "
-            f"(SELECT __wb_reason AS reason FROM {STAGED} ORDER BY rowid) r WHERE reason IS NOT NULL")
+            f"(SELECT __wb_reason AS reason FROM {STAGED} ORDER BY __wb_row) r WHERE reason IS NOT NULL")
 
 
 def derived_id_sql(brand: str, user: str, event: str, ts: str, revenue: str, props: str) -> str:
@@ -266,16 +274,47 @@ def _event_id_sql(brand: str) -> str:
     return f"CASE WHEN __wb_id_derived THEN {derived} ELSE event_id END"
 
 
-def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None, *,
-          latest: datetime) -> int:
-    """Validate ``rel`` into temp table ``__wb_staged`` of ``con``; returns its row count.
+@dataclass
+class Staged:
+    """What :func:`stage` made: ``rows`` staged rows, held in ``arrow`` (the staged table, in
+    source order) or, when that is None, in a DuckDB table."""
+    rows: int
+    arrow: pa.Table | None = None
 
-    The table holds one row per source row, in the source's order (``rowid`` is the row's
-    position): the stored columns (``event_id``, ``user_id``, ``event``, ``ts``, ``revenue``,
-    ``properties``, ``day``), the row's ``__wb_reason`` (NULL: good) and the parts it is made of
-    (``__wb_*``). The source's own columns are not copied: the quarantine reads the (few) bad rows'
-    original values from the source again, by position (see :func:`rejected_rows_sql`). Rows are
-    stamped in the future after ``latest``.
+    def may_repeat(self) -> bool:
+        """Whether two good rows may share a day and ``event_id``. For rows held in Arrow, a sort of
+        their 64-bit keys (``hash(event_id, day)``) answers "no" exactly when all keys differ, far
+        cheaper than grouping the ids; equal keys (repeats, or very rarely a collision) answer
+        "maybe", and so does a DuckDB-held batch."""
+        if self.arrow is None:
+            return True
+        keys, reasons = self.arrow.column("__wb_key"), self.arrow.column("__wb_reason")
+        if reasons.null_count < len(reasons):
+            keys = keys.filter(reasons.is_null())
+        ordered = np.sort(keys.to_numpy())
+        return bool((ordered[1:] == ordered[:-1]).any())
+
+    def good(self) -> pa.Table | None:
+        """The stored columns (see ``STORED``) of every staged row, without a copy, when the rows
+        are held in Arrow; None otherwise."""
+        return None if self.arrow is None else self.arrow.select(list(STORED))
+
+
+def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None, *,
+          latest: datetime, in_memory: bool = False) -> Staged:
+    """Validate ``rel`` into ``__wb_staged`` of ``con``.
+
+    It holds one row per source row, in the source's order (``__wb_row`` is the row's position):
+    the stored columns (``STORED``: ``event_id``, ``brand``, ``user_id``, ``event``, ``ts``,
+    ``revenue``, ``properties`` and the partition column ``day``), the row's ``__wb_reason``
+    (NULL: good), the parts it is made of (``__wb_*``) and ``__wb_key``, a 64-bit hash of its
+    ``event_id`` and ``day`` (see :meth:`Staged.may_repeat`). The source's own columns are not
+    copied: the quarantine reads the (few) bad rows' original values from the source again, by
+    position (see :func:`rejected_rows_sql`). Rows are stamped in the future after ``latest``.
+
+    ``in_memory``: hold the staged rows as an Arrow table (for sources already in memory: no copy
+    into DuckDB's storage, and good rows leave without one); else as a DuckDB table, which
+    spills to disk beyond the memory limit.
     """
     names = [str(c) for c in rel.columns]
     types = {str(c): str(t).upper() for c, t in zip(rel.columns, rel.types)}
@@ -285,8 +324,45 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     clash = [c for c in names if c.startswith("__wb_")]
     if clash:
         raise InvalidInputError(f"event source columns may not start with '__wb_': {clash}")
-    extras = {c: types[c] for c in names if c not in EVENT_COLUMNS}
-    options = options or ImportOptions()
+    rel.create_view("__wb_source", replace=True)
+    query = _staging_sql(brand, types, options or ImportOptions(), latest)
+    if in_memory:
+        table = con.sql(query).to_arrow_table()
+        table = table.append_column("__wb_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        con.register(STAGED, table)
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {query}")
+        _staged_view(con)
+    con.execute("DROP VIEW __wb_source")
+    staged = Staged(con.sql(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0], table if in_memory else None)
+    fixed = _fallback_ts(con, options or ImportOptions(), staged) + _fallback_props(con, staged)
+    if fixed:  # what depends on the fixed values, for those rows only
+        con.register("__wb_fixed", pd.DataFrame({"r": sorted(set(fixed))}))
+        con.execute(f"UPDATE {_ROWS} SET day = CAST(ts AS DATE), __wb_reason = {reason_sql(brand, latest)}, "
+                    f"event_id = {_event_id_sql(brand)}, __wb_key = hash({_event_id_sql(brand)}, CAST(ts AS DATE)) "
+                    "WHERE rowid IN (SELECT r FROM __wb_fixed)")
+        con.unregister("__wb_fixed")
+    return staged
+
+
+def _staged_view(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGED} AS SELECT rowid AS __wb_row, * FROM {_ROWS}")
+
+
+def _editable(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """Move Arrow-held staged rows into a DuckDB table (``rowid`` is still the position), so that
+    the fallbacks can update them: only when a fallback has something to fix."""
+    if staged.arrow is None:
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT * EXCLUDE (__wb_row) FROM {STAGED} ORDER BY __wb_row")
+    con.unregister(STAGED)
+    _staged_view(con)
+    staged.arrow = None
+
+
+def _staging_sql(brand: str, types: dict[str, str], options: ImportOptions, latest: datetime) -> str:
+    """The one validation query over view ``__wb_source`` (see :func:`stage`)."""
+    extras = {c: t for c, t in types.items() if c not in EVENT_COLUMNS}
     ts_try, ts_text, ts = _ts_parts(types["ts"], options.ts_format)
     rev_try, rev, rev_bad = _revenue_parts(types.get("revenue"), options.decimal)
     compact, props_err, props_obj = _props_parts(types.get("properties"))
@@ -296,12 +372,11 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
                  if "brand" in types else "false")
     given = _clean_text("event_id", types["event_id"]) if "event_id" in types else "CAST(NULL AS VARCHAR)"
     # one level per dependency: each level's expressions read the columns the level below made
-    rel.create_view("__wb_source", replace=True)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {STAGED} AS
-        SELECT {_event_id_sql(brand)} AS event_id, user_id, event, ts, revenue, properties, day,
-               {reason_sql(brand, latest)} AS __wb_reason, __wb_id_derived, __wb_ts_blank, __wb_ts_raw, __wb_rev_bad,
-               __wb_brand_bad, __wb_props_err, __wb_suspect
+    return f"""
+        SELECT *, hash(event_id, day) AS __wb_key FROM (
+        SELECT {_event_id_sql(brand)} AS event_id, {literal(brand)} AS brand, user_id, event, ts, revenue,
+               properties, day, {reason_sql(brand, latest)} AS __wb_reason, __wb_id_derived, __wb_ts_blank,
+               __wb_ts_raw, __wb_rev_bad, __wb_brand_bad, __wb_props_err, __wb_suspect
         FROM (
           SELECT __wb_user AS user_id, __wb_event AS event, __wb_ts AS ts, __wb_rev AS revenue,
                  CASE WHEN __wb_given_id IS NULL THEN {_canonical('__wb_merged')} ELSE __wb_merged END AS properties,
@@ -320,16 +395,8 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
                 FROM (
                   SELECT *, {ts_text} AS __wb_ts_text FROM (
                     SELECT *, {ts_try} AS __wb_ts_try, {rev_try} AS __wb_rev_try, {compact} AS __wb_pc
-                    FROM __wb_source)))))
-    """)
-    con.execute("DROP VIEW __wb_source")
-    fixed = _fallback_ts(con, options) + _fallback_props(con)
-    if fixed:  # what depends on the fixed values, for those rows only
-        con.register("__wb_fixed", pd.DataFrame({"r": sorted(set(fixed))}))
-        con.execute(f"UPDATE {STAGED} SET day = CAST(ts AS DATE), __wb_reason = {reason_sql(brand, latest)}, "
-                    f"event_id = {_event_id_sql(brand)} WHERE rowid IN (SELECT r FROM __wb_fixed)")
-        con.unregister("__wb_fixed")
-    return con.sql(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0]
+                    FROM __wb_source))))))
+    """
 
 
 _DMY = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2,4})([ T].*)?$"
@@ -357,10 +424,10 @@ def _dayfirst(texts: pd.Series, dayfirst: bool | None) -> bool | None:
         + ": ingest with dayfirst=True or dayfirst=False, or give ts_format=, e.g. '%d.%m.%Y %H:%M'")
 
 
-def _fallback_ts(con: duckdb.DuckDBPyConnection, options) -> list[int]:
+def _fallback_ts(con: duckdb.DuckDBPyConnection, options, staged: Staged) -> list[int]:
     """Timestamps DuckDB did not read, read by pandas (only those rows): numeric day-month dates
     (see :func:`_dayfirst`), then whatever ``format="mixed"`` reads. Returns the rows set."""
-    todo = con.sql(f"SELECT rowid AS r, __wb_ts_raw AS t FROM {STAGED} WHERE __wb_ts_raw IS NOT NULL").df()
+    todo = con.sql(f"SELECT __wb_row AS r, __wb_ts_raw AS t FROM {STAGED} WHERE __wb_ts_raw IS NOT NULL").df()
     if todo.empty or options.ts_format:
         return []
     texts = todo["t"].astype("string")
@@ -376,17 +443,18 @@ def _fallback_ts(con: duckdb.DuckDBPyConnection, options) -> list[int]:
         parsed[rest] = pd.to_datetime(texts[rest], utc=True, errors="coerce", format="mixed")
     todo = todo.assign(ts=parsed)[parsed.notna()][["r", "ts"]]
     if len(todo):
+        _editable(con, staged)
         con.register("__wb_fix", todo)
-        con.execute(f"UPDATE {STAGED} SET ts = f.ts FROM __wb_fix f WHERE {STAGED}.rowid = f.r")
+        con.execute(f"UPDATE {_ROWS} SET ts = f.ts FROM __wb_fix f WHERE {_ROWS}.rowid = f.r")
         con.unregister("__wb_fix")
     return todo["r"].tolist()
 
 
-def _fallback_props(con: duckdb.DuckDBPyConnection) -> list[int]:
+def _fallback_props(con: duckdb.DuckDBPyConnection, staged: Staged) -> list[int]:
     """Properties that may hold NaN or Infinity (DuckDB reads ``NaN``, ``inf``, ``1e999`` in any
     case, and keeps them as written) are checked by Python's strict JSON (rare rows). Returns the
     rows found in error."""
-    todo = con.sql(f"SELECT rowid AS r, properties AS p FROM {STAGED} "
+    todo = con.sql(f"SELECT __wb_row AS r, properties AS p FROM {STAGED} "
                    "WHERE __wb_suspect AND properties IS NOT NULL").fetchall()
     fixes = []
     for r, p in todo:
@@ -395,8 +463,9 @@ def _fallback_props(con: duckdb.DuckDBPyConnection) -> list[int]:
         except ValueError:
             fixes.append((r, "properties holds a non-finite number"))
     if fixes:
+        _editable(con, staged)
         con.register("__wb_fix", pd.DataFrame(fixes, columns=["r", "err"]))
-        con.execute(f"UPDATE {STAGED} SET __wb_props_err = f.err, properties = NULL FROM __wb_fix f "
-                    f"WHERE {STAGED}.rowid = f.r")
+        con.execute(f"UPDATE {_ROWS} SET __wb_props_err = f.err, properties = NULL FROM __wb_fix f "
+                    f"WHERE {_ROWS}.rowid = f.r")
         con.unregister("__wb_fix")
     return [r for r, _ in fixes]
