@@ -97,7 +97,7 @@ def validate_events(frame: pd.DataFrame, brand: str, *, now: datetime | None = N
         rel = opened.relation
         stage(con, rel, brand, latest=pd.Timestamp(now) + max_future_skew, in_memory=opened.in_memory)
         bad = con.sql(rejected_rows_sql(rel)).df()
-        good = con.sql(f"SELECT * FROM ({good_sql(brand, position=True)}) ORDER BY __wb_row").df()
+        good = con.sql(f"SELECT * FROM ({good_sql(position=True)}) ORDER BY __wb_row").df()
     finally:
         con.close()
     return Validated(good=good[EVENT_COLUMNS].reset_index(drop=True), bad=bad.reset_index(drop=True))

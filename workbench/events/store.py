@@ -263,15 +263,15 @@ class EventStore:
             (con.read_parquet(stored, hive_partitioning=False)
              .project("event_id, CAST(ts AS DATE) AS day").create_view("__wb_stored", replace=True))
             con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_known AS SELECT s.day, s.event_id FROM __wb_stored s "
-                        f"SEMI JOIN ({good_sql(brand)}) g ON s.event_id = g.event_id AND s.day = g.day")
+                        f"SEMI JOIN ({good_sql()}) g ON s.event_id = g.event_id AND s.day = g.day")
             if con.sql("SELECT count(*) FROM __wb_known").fetchall()[0][0]:
                 conds.append("NOT EXISTS (SELECT 1 FROM __wb_known k WHERE k.event_id = g.event_id AND k.day = g.day)")
         clock.lap("find duplicates")
-        every_row = staged.good() if not conds and report.rejected == report.reasons.get("unreadable line", 0) else None
+        every_row = None if conds else staged.all_good()
         if every_row is not None:  # held in Arrow, all good and new: written as they are
             fresh = every_row.to_reader()
         else:
-            query = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM ({good_sql(brand, position=True)}) g "
+            query = con.sql(f"SELECT * EXCLUDE (__wb_row) FROM ({good_sql(position=True)}) g "
                             + ("WHERE " + " AND ".join(conds) if conds else ""))
             # a batch held in memory is exported in parallel; a larger one streams
             fresh = query.to_arrow_table().to_reader() if staged.arrow is not None else query.to_arrow_reader(262_144)

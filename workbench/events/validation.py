@@ -25,9 +25,9 @@ same text whatever order a source wrote its keys in), and that canonical form is
 re-ingesting an identical row is recognised as a duplicate.
 
 The whole batch is validated by one DuckDB query into a staged table (see :func:`stage`), held as
-an Arrow table when the batch is already in memory and small enough, else as a DuckDB table that
-spills to disk; Python only sees the rows DuckDB cannot judge: timestamps it does not read, and properties that may hold
-NaN or Infinity (which DuckDB's JSON reader accepts and strict JSON does not).
+an Arrow table when the batch is in memory already, else as a DuckDB table that spills to disk;
+Python only sees the rows DuckDB cannot judge: timestamps it does not read, and properties that may
+hold NaN or Infinity (which DuckDB's JSON reader accepts and strict JSON does not).
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def literal(text: str) -> str:
 STORED = ("event_id", "brand", "user_id", "event", "ts", "revenue", "properties", "day")
 
 
-def good_sql(brand: str, *, position: bool = False) -> str:
+def good_sql(*, position: bool = False) -> str:
     """A query of the good rows of ``__wb_staged``: the event columns plus the partition column
     ``day`` (and the row's position as ``__wb_row``)."""
     return (f"SELECT {'__wb_row, ' if position else ''}{', '.join(STORED)} FROM {STAGED} "
@@ -294,10 +294,12 @@ class Staged:
         ordered = np.sort(keys.to_numpy())
         return bool((ordered[1:] == ordered[:-1]).any())
 
-    def good(self) -> pa.Table | None:
-        """The stored columns (see ``STORED``) of every staged row, without a copy, when the rows
-        are held in Arrow; None otherwise."""
-        return None if self.arrow is None else self.arrow.select(list(STORED))
+    def all_good(self) -> pa.Table | None:
+        """The stored columns (``STORED``) of every staged row, without a copy, when the rows are
+        held in Arrow and none was rejected; None otherwise."""
+        if self.arrow is None or self.arrow.column("__wb_reason").null_count < self.rows:
+            return None
+        return self.arrow.select(list(STORED))
 
 
 def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None, *,
