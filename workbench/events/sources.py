@@ -152,6 +152,7 @@ def _open(con, source, options: ImportOptions, scratch: Path | None) -> Opened:
         if path.suffix == ".gz":
             raise InvalidInputError(f"{path}: a compressed file must be UTF-8; decompress it to pass encoding=")
         target = (scratch or path.parent) / f"{path.stem}.utf8{''.join(path.suffixes[-1:])}"
+        target.parent.mkdir(parents=True, exist_ok=True)
         unreadable = [(n, f"line {n} is not valid {encoding} ({why})", raw) for n, why, raw in
                       to_utf8(path, encoding, target)]
         path = target

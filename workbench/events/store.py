@@ -166,8 +166,9 @@ class EventStore:
 
     def _ingest_connection(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
         con = connect()
+        # the ingest's own scratch folder: DuckDB creates it only if it spills (most ingests do not)
+        (self.root / ".tmp").mkdir(exist_ok=True)
         tmp = self.root / ".tmp" / uuid.uuid4().hex
-        tmp.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET memory_limit = '{self.memory_limit}'")
         con.execute(f"SET temp_directory = '{tmp}'")
         con.execute("SET preserve_insertion_order = true")
