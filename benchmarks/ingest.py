@@ -68,6 +68,16 @@ def _store(path: Path, **kwargs):
     return EventStore(path / "events", path / "quarantine", **kwargs)
 
 
+def _fresh_folder(path: Path) -> Path:
+    """An empty folder at ``path``. What an earlier run left there is removed first, and then the
+    kernel's window for the inodes just freed is waited out (see :func:`bulk`)."""
+    if path.exists():
+        shutil.rmtree(path)
+        time.sleep(40)
+    path.mkdir(parents=True)
+    return path
+
+
 def _timed(fn) -> float:
     started = time.perf_counter()
     fn()
@@ -78,23 +88,20 @@ def bulk(work: Path, rows: int, repeats: int = 3) -> None:
     """Peer and ingest run alternately ``repeats`` times each (this machine is shared and noisy):
     the ratio is of the best runs, the medians are printed beside it.
 
-    Each ingest writes a store of its own and nothing is deleted until all runs are done: this
+    Each ingest writes a store of its own and nothing is deleted while runs are measured: this
     machine's ext4 has no journal, and without one the kernel skips inodes freed in the last
     5-35 s when it allocates new ones (``recently_deleted``), scanning past every one of them.
     Deleting the previous run's 365 day folders just before an ingest that creates 365 folders
     and files made that ingest's write phase 2-2.5x slower (perf: ~30% of samples in
     ``recently_deleted`` under ``ext4_mkdir``/``ext4_create``), a cost of the benchmark's own
-    clean-up, not of ingesting, which the peer (one file) hardly pays.
+    clean-up, not of ingesting, which the peer (one file) hardly pays. So the stores are left in
+    place, and the next run removes them and waits out that window before it measures.
     """
     table = export_rows(rows, seed=1)
     csv, parquet = work / "bulk.csv", work / "bulk.parquet"
     pacsv.write_csv(table, csv)
     pq.write_table(table, parquet)
-    runs = work / "runs"
-    if runs.exists():  # left by an interrupted run: remove it, then wait out the kernel's window
-        shutil.rmtree(runs)
-        time.sleep(40)
-    runs.mkdir()
+    runs = _fresh_folder(work / "runs")
     for kind, path, reader in (("csv", csv, "read_csv"), ("parquet", parquet, "read_parquet")):
         peers, ours = [], []
         for i in range(repeats):
@@ -107,7 +114,6 @@ def bulk(work: Path, rows: int, repeats: int = 3) -> None:
         print(f"bulk {kind:<8} {rows / 1e6:.1f}M rows: ingest {best:6.2f} s  duckdb copy {peer:6.2f} s  "
               f"ratio {best / peer:5.2f}  (medians {statistics.median(ours):.2f} / {statistics.median(peers):.2f} s = "
               f"{statistics.median(ours) / statistics.median(peers):.2f}; {rows / best:,.0f} rows/s)", flush=True)
-    shutil.rmtree(runs, ignore_errors=True)
 
 
 def small_batches(work: Path, big_rows: int) -> None:
@@ -119,12 +125,16 @@ def small_batches(work: Path, big_rows: int) -> None:
         store.compact("big")
     held = store.relation(duckdb.connect(), "big").count("*").fetchall()[0][0]
     last_day = START + 364 * 86_400_000_000
+    empties = _fresh_folder(work / "empty")
+    run = time.time_ns()  # new event ids each run: the big brand keeps earlier runs' batches
     big, empty = [], []
     for i in range(5):
-        batch = export_rows(500, seed=1000 + i, days=1, start_us=last_day, id_prefix="n")
+        batch = export_rows(500, seed=1000 + i, days=1, start_us=last_day, id_prefix=f"n{run}-")
         big.append(_timed(lambda: store.ingest("big", batch)))
-        fresh = _store(work / f"empty{i}")
+        fresh = _store(empties / str(i))
         empty.append(_timed(lambda: fresh.ingest("empty", batch)))
+    # every batch was new on both sides (not skipped as duplicates)
+    assert store.relation(duckdb.connect(), "big").count("*").fetchall()[0][0] == held + 5 * 500
     b, e = statistics.median(big), statistics.median(empty)
     print(f"500-row ingest: into {held / 1e6:.0f}M events {b * 1000:6.1f} ms  into an empty brand "
           f"{e * 1000:6.1f} ms  ratio {b / e:5.2f}", flush=True)
@@ -133,8 +143,8 @@ def small_batches(work: Path, big_rows: int) -> None:
 def many_small(work: Path, count: int) -> None:
     from workbench.analytics import funnel
 
-    store = _store(work / "many")
-    one = _store(work / "one")
+    store = _store(_fresh_folder(work / "many"))
+    one = _store(_fresh_folder(work / "one"))
     days = 30
     for i in range(count):
         batch = export_rows(1000, seed=5000 + i, days=1, start_us=START + (i * days // count) * 86_400_000_000,
