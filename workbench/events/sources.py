@@ -259,12 +259,14 @@ def unreadable_lines(con: duckdb.DuckDBPyConnection, opened: Opened) -> int:
             original = _original_line(int(line), dropped)
             rows.append((original, f"line {original} could not be read ({str(kind).lower()}: "
                                    f"{str(message).splitlines()[0]})", raw))
-    frame = pd.DataFrame(rows, columns=["line", "reason", "raw_line"]).astype(
-        {"line": "int64", "reason": "string", "raw_line": "string"})
-    con.register("__wb_unreadable_frame", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {UNREADABLE} AS SELECT * FROM __wb_unreadable_frame")
-    con.unregister("__wb_unreadable_frame")
-    return len(frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {UNREADABLE} (line BIGINT, reason VARCHAR, raw_line VARCHAR)")
+    if rows:
+        frame = pd.DataFrame(rows, columns=["line", "reason", "raw_line"]).astype(
+            {"line": "int64", "reason": "string", "raw_line": "string"})
+        con.register("__wb_unreadable_frame", frame)
+        con.execute(f"INSERT INTO {UNREADABLE} SELECT * FROM __wb_unreadable_frame")
+        con.unregister("__wb_unreadable_frame")
+    return len(rows)
 
 
 def _original_line(line: int, dropped: list[int]) -> int:

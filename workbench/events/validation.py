@@ -40,6 +40,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.tseries.api import guess_datetime_format
 
 from ..errors import InvalidInputError
@@ -429,6 +430,8 @@ def _dayfirst(texts: pd.Series, dayfirst: bool | None) -> bool | None:
 def _fallback_ts(con: duckdb.DuckDBPyConnection, options, staged: Staged) -> list[int]:
     """Timestamps DuckDB did not read, read by pandas (only those rows): numeric day-month dates
     (see :func:`_dayfirst`), then whatever ``format="mixed"`` reads. Returns the rows set."""
+    if staged.arrow is not None and staged.arrow.column("__wb_ts_raw").null_count == staged.rows:
+        return []
     todo = con.sql(f"SELECT __wb_row AS r, __wb_ts_raw AS t FROM {STAGED} WHERE __wb_ts_raw IS NOT NULL").df()
     if todo.empty or options.ts_format:
         return []
@@ -456,6 +459,8 @@ def _fallback_props(con: duckdb.DuckDBPyConnection, staged: Staged) -> list[int]
     """Properties that may hold NaN or Infinity (DuckDB reads ``NaN``, ``inf``, ``1e999`` in any
     case, and keeps them as written) are checked by Python's strict JSON (rare rows). Returns the
     rows found in error."""
+    if staged.arrow is not None and not pc.any(staged.arrow.column("__wb_suspect")).as_py():
+        return []
     todo = con.sql(f"SELECT __wb_row AS r, properties AS p FROM {STAGED} "
                    "WHERE __wb_suspect AND properties IS NOT NULL").fetchall()
     fixes = []
