@@ -38,10 +38,12 @@ PARTITION = "day"
 SLAB_ROWS = 1_000_000  # rows handed to delta-rs at once (it holds them in memory until it commits)
 TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [pa.field(PARTITION, pa.date32())])
 # dictionary encoding only where values repeat (brand, user, event): for ids, timestamps, amounts and
-# properties it costs time in every file and saves nothing. No min/max statistics for ids, users and
+# properties it costs time in every file and saves nothing. No min/max statistics for users and
 # properties: files are not ordered by them, so their ranges would prune nothing, and computing them
-# compared every value (about 8% of the write)
-_NO_STATS = ("event_id", "user_id", "properties")
+# compares every value. Event ids keep theirs: the duplicate check's join skips stored row groups
+# whose id range misses the batch's (time-ordered ids such as ULIDs: 3.6 ms instead of 12 ms for a
+# day of 137k events)
+_NO_STATS = ("user_id", "properties")
 _WRITER = WriterProperties(compression="ZSTD", max_row_group_size=1_000_000, column_properties={
     c: ColumnProperties(dictionary_enabled=False if c != "user_id" else None,
                         statistics_enabled="NONE" if c in _NO_STATS else None)
