@@ -260,9 +260,11 @@ class EventStore:
                              "AND r.day = g.day AND r.first_row <> g.__wb_row)")
         if stored:
             # the batch's keys already stored: a semi join probes the stored ids against the batch
-            # (a hash table of the batch, not of the day's stored ids)
-            (con.read_parquet(stored, hive_partitioning=False)
-             .project("event_id, CAST(ts AS DATE) AS day").create_view("__wb_stored", replace=True))
+            # (a hash table of the batch, not of the day's stored ids); a file's day is its folder's
+            # (day=...), so only the ids are read
+            con.execute("CREATE OR REPLACE TEMP VIEW __wb_stored AS SELECT event_id, day FROM read_parquet("
+                        f"[{', '.join(literal(f) for f in stored)}], hive_partitioning = true, "
+                        "hive_types = {'day': DATE})")
             con.execute(f"CREATE OR REPLACE TEMP TABLE __wb_known AS SELECT s.day, s.event_id FROM __wb_stored s "
                         f"SEMI JOIN ({good_sql()}) g ON s.event_id = g.event_id AND s.day = g.day")
             if con.sql("SELECT count(*) FROM __wb_known").fetchall()[0][0]:
