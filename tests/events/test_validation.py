@@ -122,7 +122,8 @@ def test_a_compressed_csv_streams_through_duckdb(tmp_path):
 
 
 def _staged(frame: pd.DataFrame, in_memory: bool):
-    from workbench.events.validation import STAGED, stage
+    from workbench.events.staged import STAGED
+    from workbench.events.validation import stage
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     staged = stage(con, open_source(con, frame).relation, "acme", latest=NOW, in_memory=in_memory)

@@ -38,7 +38,8 @@ from .schema import check_brand_name, empty_events, utc
 from .importing import ImportOptions, import_options
 from .sources import UNREADABLE, describe_source, open_source, unreadable_lines
 from .table import EventTable
-from .validation import STAGED, Staged, good_sql, literal, rejected_rows_sql, stage
+from .staged import STAGED, Staged
+from .validation import good_sql, literal, rejected_rows_sql, stage
 
 __all__ = ["EventStore", "IngestReport", "connect"]
 

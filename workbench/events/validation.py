@@ -33,31 +33,28 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from pandas.tseries.api import guess_datetime_format
 
 from ..errors import InvalidInputError
+from .fallbacks import fallback_props, fallback_ts
 from .importing import ImportOptions
 from .schema import EVENT_COLUMNS, utc
+from .staged import ROWS, STAGED, STORED, Staged, staged_view
 
 log = logging.getLogger(__name__)
 
-__all__ = ["stage", "Staged", "good_sql", "canonical_sql", "derived_id_sql", "quote", "literal", "rejected_rows_sql",
-           "STAGED", "REQUIRED"]
+__all__ = ["stage", "good_sql", "canonical_sql", "derived_id_sql", "quote", "literal", "rejected_rows_sql",
+           "REQUIRED"]
 
 REQUIRED = ("user_id", "event", "ts")
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "FLOAT", "DOUBLE")
 _TEXT = ("VARCHAR", "JSON")
-STAGED = "__wb_staged"  # what every query reads: the staged rows with their position ``__wb_row``
-_ROWS = "__wb_staged_rows"  # the DuckDB table behind it, when the rows are not held in Arrow
 
 
 def quote(name: str) -> str:
@@ -69,9 +66,6 @@ def quote(name: str) -> str:
 def literal(text: str) -> str:
     """An SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
-
-
-STORED = ("event_id", "brand", "user_id", "event", "ts", "revenue", "properties", "day")
 
 
 def good_sql(*, position: bool = False) -> str:
@@ -242,7 +236,7 @@ _NON_FINITE = r"(?i)[:,\[]-?(nan|inf)|[0-9]e\+?[0-9]{3}"
 
 
 def _suspect_sql(extras: dict[str, str]) -> str:
-    """Whether a row's properties may hold a non-finite number (see :func:`_fallback_props`): its
+    """Whether a row's properties may hold a non-finite number (see :func:`.fallbacks.fallback_props`): its
     JSON text shows NaN or Infinity where a value starts, or a 3-digit exponent, or a floating
     extra column is not finite."""
     checks = [f"coalesce(regexp_matches(__wb_pc, {literal(_NON_FINITE)}), false)"]
@@ -273,34 +267,6 @@ def _event_id_sql(brand: str) -> str:
     """The stored id: the given one, else derived from the content (see the module)."""
     derived = derived_id_sql(literal(brand), "user_id", "event", "ts", "revenue", "properties")
     return f"CASE WHEN __wb_id_derived THEN {derived} ELSE event_id END"
-
-
-@dataclass
-class Staged:
-    """What :func:`stage` made: ``rows`` staged rows, held in ``arrow`` (the staged table, in
-    source order) or, when that is None, in a DuckDB table."""
-    rows: int
-    arrow: pa.Table | None = None
-
-    def may_repeat(self) -> bool:
-        """Whether two good rows may share a day and ``event_id``. For rows held in Arrow, a sort of
-        their 64-bit keys (``hash(event_id, day)``) answers "no" exactly when all keys differ, far
-        cheaper than grouping the ids; equal keys (repeats, or very rarely a collision) answer
-        "maybe", and so does a DuckDB-held batch."""
-        if self.arrow is None:
-            return True
-        keys, reasons = self.arrow.column("__wb_key"), self.arrow.column("__wb_reason")
-        if reasons.null_count < len(reasons):
-            keys = keys.filter(reasons.is_null())
-        ordered = np.sort(keys.to_numpy())
-        return bool((ordered[1:] == ordered[:-1]).any())
-
-    def all_good(self) -> pa.Table | None:
-        """The stored columns (``STORED``) of every staged row, without a copy, when the rows are
-        held in Arrow and none was rejected; None otherwise."""
-        if self.arrow is None or self.arrow.column("__wb_reason").null_count < self.rows:
-            return None
-        return self.arrow.select(list(STORED))
 
 
 def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: str, options=None, *,
@@ -334,33 +300,18 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
         table = table.append_column("__wb_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
         con.register(STAGED, table)
     else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {query}")
-        _staged_view(con)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS {query}")
+        staged_view(con)
     con.execute("DROP VIEW __wb_source")
     staged = Staged(con.sql(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0], table if in_memory else None)
-    fixed = _fallback_ts(con, options or ImportOptions(), staged) + _fallback_props(con, staged)
+    fixed = fallback_ts(con, options or ImportOptions(), staged) + fallback_props(con, staged)
     if fixed:  # what depends on the fixed values, for those rows only
         con.register("__wb_fixed", pd.DataFrame({"r": sorted(set(fixed))}))
-        con.execute(f"UPDATE {_ROWS} SET day = CAST(ts AS DATE), __wb_reason = {reason_sql(brand, latest)}, "
+        con.execute(f"UPDATE {ROWS} SET day = CAST(ts AS DATE), __wb_reason = {reason_sql(brand, latest)}, "
                     f"event_id = {_event_id_sql(brand)}, __wb_key = hash({_event_id_sql(brand)}, CAST(ts AS DATE)) "
                     "WHERE rowid IN (SELECT r FROM __wb_fixed)")
         con.unregister("__wb_fixed")
     return staged
-
-
-def _staged_view(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGED} AS SELECT rowid AS __wb_row, * FROM {_ROWS}")
-
-
-def _editable(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
-    """Move Arrow-held staged rows into a DuckDB table (``rowid`` is still the position), so that
-    the fallbacks can update them: only when a fallback has something to fix."""
-    if staged.arrow is None:
-        return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT * EXCLUDE (__wb_row) FROM {STAGED} ORDER BY __wb_row")
-    con.unregister(STAGED)
-    _staged_view(con)
-    staged.arrow = None
 
 
 def _staging_sql(brand: str, types: dict[str, str], options: ImportOptions, latest: datetime) -> str:
@@ -402,77 +353,3 @@ def _staging_sql(brand: str, types: dict[str, str], options: ImportOptions, late
     """
 
 
-_DMY = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2,4})([ T].*)?$"
-
-
-def _dayfirst(texts: pd.Series, dayfirst: bool | None) -> bool | None:
-    """How to read numeric dates like 02.03.2026: as given, else as the values show (a first
-    field above 12 is a day, a second one above 12 is a day); InvalidInputError when they
-    cannot tell. None: there are no such dates."""
-    parts = texts.str.extract(_DMY)
-    dmy = parts[0].notna()
-    if not dmy.any():
-        return None
-    if dayfirst is not None:
-        return dayfirst
-    first, second = parts.loc[dmy, 0].astype(int), parts.loc[dmy, 1].astype(int)
-    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
-    if day_first != month_first:
-        log.info("numeric dates read %s-first, as their values show", "day" if day_first else "month")
-        return day_first
-    example = texts[dmy].iloc[0]
-    raise InvalidInputError(
-        f"ts holds dates like {example!r} that read either day-first or month-first"
-        + (" (and the values contradict each other)" if day_first else "")
-        + ": ingest with dayfirst=True or dayfirst=False, or give ts_format=, e.g. '%d.%m.%Y %H:%M'")
-
-
-def _fallback_ts(con: duckdb.DuckDBPyConnection, options, staged: Staged) -> list[int]:
-    """Timestamps DuckDB did not read, read by pandas (only those rows): numeric day-month dates
-    (see :func:`_dayfirst`), then whatever ``format="mixed"`` reads. Returns the rows set."""
-    if staged.arrow is not None and staged.arrow.column("__wb_ts_raw").null_count == staged.rows:
-        return []
-    todo = con.sql(f"SELECT __wb_row AS r, __wb_ts_raw AS t FROM {STAGED} WHERE __wb_ts_raw IS NOT NULL").df()
-    if todo.empty or options.ts_format:
-        return []
-    texts = todo["t"].astype("string")
-    dayfirst = _dayfirst(texts, options.dayfirst)
-    parsed = pd.Series(pd.NaT, index=todo.index, dtype="datetime64[ns, UTC]")
-    if dayfirst is not None:
-        dmy = texts.str.match(_DMY)
-        guessed = guess_datetime_format(texts[dmy].iloc[0], dayfirst=dayfirst)
-        parsed[dmy] = pd.to_datetime(texts[dmy], utc=True, errors="coerce", dayfirst=dayfirst,
-                                     format=guessed or "mixed")
-    rest = parsed.isna()
-    if rest.any():
-        parsed[rest] = pd.to_datetime(texts[rest], utc=True, errors="coerce", format="mixed")
-    todo = todo.assign(ts=parsed)[parsed.notna()][["r", "ts"]]
-    if len(todo):
-        _editable(con, staged)
-        con.register("__wb_fix", todo)
-        con.execute(f"UPDATE {_ROWS} SET ts = f.ts FROM __wb_fix f WHERE {_ROWS}.rowid = f.r")
-        con.unregister("__wb_fix")
-    return todo["r"].tolist()
-
-
-def _fallback_props(con: duckdb.DuckDBPyConnection, staged: Staged) -> list[int]:
-    """Properties that may hold NaN or Infinity (DuckDB reads ``NaN``, ``inf``, ``1e999`` in any
-    case, and keeps them as written) are checked by Python's strict JSON (rare rows). Returns the
-    rows found in error."""
-    if staged.arrow is not None and not pc.any(staged.arrow.column("__wb_suspect")).as_py():
-        return []
-    todo = con.sql(f"SELECT __wb_row AS r, properties AS p FROM {STAGED} "
-                   "WHERE __wb_suspect AND properties IS NOT NULL").fetchall()
-    fixes = []
-    for r, p in todo:
-        try:
-            json.dumps(json.loads(p), allow_nan=False)
-        except ValueError:
-            fixes.append((r, "properties holds a non-finite number"))
-    if fixes:
-        _editable(con, staged)
-        con.register("__wb_fix", pd.DataFrame(fixes, columns=["r", "err"]))
-        con.execute(f"UPDATE {_ROWS} SET __wb_props_err = f.err, properties = NULL FROM __wb_fix f "
-                    f"WHERE {_ROWS}.rowid = f.r")
-        con.unregister("__wb_fix")
-    return [r for r, _ in fixes]
