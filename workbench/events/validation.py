@@ -281,9 +281,17 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     copied: the quarantine reads the (few) bad rows' original values from the source again, by
     position (see :func:`rejected_rows_sql`). Rows are stamped in the future after ``latest``.
 
-    ``in_memory``: hold the staged rows as an Arrow table (for sources already in memory: no copy
-    into DuckDB's storage, and good rows leave without one); else as a DuckDB table, which
-    spills to disk beyond the memory limit.
+    Parameters
+    ----------
+    in_memory : bool
+        Hold the staged rows as an Arrow table (for sources already in memory: no copy into
+        DuckDB's storage, and good rows leave without one); else as a DuckDB table, which spills
+        to disk beyond the memory limit.
+
+    Returns
+    -------
+    Staged
+        The row count, and the Arrow table when the rows are held in Arrow.
     """
     names = [str(c) for c in rel.columns]
     types = {str(c): str(t).upper() for c, t in zip(rel.columns, rel.types)}
