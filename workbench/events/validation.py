@@ -277,9 +277,11 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     the stored columns (``STORED``: ``event_id``, ``brand``, ``user_id``, ``event``, ``ts``,
     ``revenue``, ``properties`` and the partition column ``day``), the row's ``__wb_reason``
     (NULL: good), the parts it is made of (``__wb_*``) and ``__wb_key``, a 64-bit hash of its
-    ``event_id`` and ``day`` (see :meth:`Staged.may_repeat`). The source's own columns are not
-    copied: the quarantine reads the (few) bad rows' original values from the source again, by
-    position (see :func:`rejected_rows_sql`). Rows are stamped in the future after ``latest``.
+    ``event_id`` and ``day`` as first staged (read only while the rows are held in Arrow, see
+    :meth:`Staged.may_repeat`; rows a fallback fixes have moved to DuckDB). The source's own
+    columns are not copied: the quarantine reads the (few) bad rows' original values from the
+    source again, by position (see :func:`rejected_rows_sql`). Rows are stamped in the future
+    after ``latest``.
 
     Parameters
     ----------
@@ -301,23 +303,24 @@ def stage(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, brand: s
     clash = [c for c in names if c.startswith("__wb_")]
     if clash:
         raise InvalidInputError(f"event source columns may not start with '__wb_': {clash}")
+    options = options or ImportOptions()
     rel.create_view("__wb_source", replace=True)
-    query = _staging_sql(brand, types, options or ImportOptions(), latest)
+    query = _staging_sql(brand, types, options, latest)
     if in_memory:
         table = con.sql(query).to_arrow_table()
         table = table.append_column("__wb_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
         con.register(STAGED, table)
+        staged = Staged(table.num_rows, table)
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {ROWS} AS {query}")
         staged_view(con)
+        staged = Staged(con.sql(f"SELECT count(*) FROM {ROWS}").fetchall()[0][0])
     con.execute("DROP VIEW __wb_source")
-    staged = Staged(con.sql(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0], table if in_memory else None)
-    fixed = fallback_ts(con, options or ImportOptions(), staged) + fallback_props(con, staged)
-    if fixed:  # what depends on the fixed values, for those rows only
+    fixed = fallback_ts(con, options, staged) + fallback_props(con, staged)
+    if fixed:  # what depends on the fixed values, for those rows only (now held by DuckDB)
         con.register("__wb_fixed", pd.DataFrame({"r": sorted(set(fixed))}))
         con.execute(f"UPDATE {ROWS} SET day = CAST(ts AS DATE), __wb_reason = {reason_sql(brand, latest)}, "
-                    f"event_id = {_event_id_sql(brand)}, __wb_key = hash({_event_id_sql(brand)}, CAST(ts AS DATE)) "
-                    "WHERE rowid IN (SELECT r FROM __wb_fixed)")
+                    f"event_id = {_event_id_sql(brand)} WHERE rowid IN (SELECT r FROM __wb_fixed)")
         con.unregister("__wb_fixed")
     return staged
 
