@@ -67,10 +67,7 @@ def fallback_ts(con: duckdb.DuckDBPyConnection, options, staged: Staged) -> list
         parsed[rest] = pd.to_datetime(texts[rest], utc=True, errors="coerce", format="mixed")
     todo = todo.assign(ts=parsed)[parsed.notna()][["r", "ts"]]
     if len(todo):
-        editable(con, staged)
-        con.register("__wb_fix", todo)
-        con.execute(f"UPDATE {ROWS} SET ts = f.ts FROM __wb_fix f WHERE {ROWS}.rowid = f.r")
-        con.unregister("__wb_fix")
+        _fix(con, staged, todo, "ts = f.ts")
     return todo["r"].tolist()
 
 
@@ -89,9 +86,14 @@ def fallback_props(con: duckdb.DuckDBPyConnection, staged: Staged) -> list[int]:
         except ValueError:
             fixes.append((r, "properties holds a non-finite number"))
     if fixes:
-        editable(con, staged)
-        con.register("__wb_fix", pd.DataFrame(fixes, columns=["r", "err"]))
-        con.execute(f"UPDATE {ROWS} SET __wb_props_err = f.err, properties = NULL FROM __wb_fix f "
-                    f"WHERE {ROWS}.rowid = f.r")
-        con.unregister("__wb_fix")
+        _fix(con, staged, pd.DataFrame(fixes, columns=["r", "err"]), "__wb_props_err = f.err, properties = NULL")
     return [r for r, _ in fixes]
+
+
+def _fix(con: duckdb.DuckDBPyConnection, staged: Staged, fixes: pd.DataFrame, assignments: str) -> None:
+    """Set ``assignments`` (over the fix as ``f``) on the staged rows at positions ``fixes.r``,
+    moving Arrow-held rows into DuckDB first."""
+    editable(con, staged)
+    con.register("__wb_fix", fixes)
+    con.execute(f"UPDATE {ROWS} SET {assignments} FROM __wb_fix f WHERE {ROWS}.rowid = f.r")
+    con.unregister("__wb_fix")
